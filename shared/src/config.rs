@@ -1,0 +1,70 @@
+//! Configuration, read once from the environment at init: a missing or bad variable fails the
+//! cold start, never a request. Secrets stay in `SecretString` and never reach a log.
+
+use secrecy::SecretString;
+use std::str::FromStr;
+
+/// A variable that is missing or does not parse.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {0} is not valid: {1}")]
+    Invalid(&'static str, &'static str),
+}
+
+/// Reads a required variable.
+pub fn required(name: &'static str) -> Result<String, ConfigError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(ConfigError::Missing(name))
+}
+
+/// Reads an optional variable, parsed, with a default.
+pub fn optional<T: FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::Invalid(name, "cannot be parsed")),
+        _ => Ok(default),
+    }
+}
+
+/// The webhook function's configuration.
+#[derive(Debug)]
+pub struct WebhookConfig {
+    /// Accepted app secrets: the current one first, the previous one too while it rotates.
+    pub app_secrets: Vec<SecretString>,
+    /// The token Meta echoes in the subscription check.
+    pub verify_token: SecretString,
+    pub queue_url: String,
+    /// Where verified bodies that cannot be processed are parked, with a reason.
+    pub dead_letter_queue_url: String,
+    pub limits: crate::ingest::Limits,
+}
+
+impl WebhookConfig {
+    /// Reads `META_APP_SECRETS` (comma-separated), `META_VERIFY_TOKEN`, `WEBHOOK_QUEUE_URL`,
+    /// `WEBHOOK_DLQ_URL`, and optionally `MAX_BODY_BYTES` and `SQS_MAX_MESSAGE_BYTES`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let app_secrets: Vec<SecretString> = required("META_APP_SECRETS")?
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(SecretString::from)
+            .collect();
+        let defaults = crate::ingest::Limits::default();
+        Ok(Self {
+            app_secrets,
+            verify_token: required("META_VERIFY_TOKEN")?.into(),
+            queue_url: required("WEBHOOK_QUEUE_URL")?,
+            dead_letter_queue_url: required("WEBHOOK_DLQ_URL")?,
+            limits: crate::ingest::Limits {
+                max_body_bytes: optional("MAX_BODY_BYTES", defaults.max_body_bytes)?,
+                max_message_bytes: optional("SQS_MAX_MESSAGE_BYTES", defaults.max_message_bytes)?,
+            },
+        })
+    }
+}

@@ -1,0 +1,382 @@
+//! Serde mirrors of the webhook bodies Meta POSTs (Cloud API, `whatsapp_business_account` object).
+//!
+//! Field names are Meta's, verbatim. Types borrow from the body where they can (no allocation for
+//! strings without escapes), every field Meta may leave out is optional, unknown fields are ignored,
+//! and status / event / quality strings are open enums.
+
+use super::lenient::{opt_u64_or_string, u64_or_string};
+use super::open_enum::open_enum;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+
+/// The top level of a POST body. Meta's envelope is `{object, entry}`; the WhatsApp Manager
+/// "Test" button sends a bare `{field, value}` instead, so both shapes are optional here.
+#[derive(Debug, Deserialize)]
+pub struct Body<'a> {
+    #[serde(borrow, default)]
+    pub object: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub entry: Option<Vec<Entry<'a>>>,
+    #[serde(borrow, default)]
+    pub field: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub value: Option<&'a RawValue>,
+}
+
+/// One WhatsApp Business Account's part of a notification.
+#[derive(Debug, Deserialize)]
+pub struct Entry<'a> {
+    /// The WABA id.
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    /// Unix seconds; present on template and account events, absent on `messages`.
+    #[serde(default, deserialize_with = "opt_u64_or_string")]
+    pub time: Option<u64>,
+    #[serde(borrow, default)]
+    pub changes: Vec<Change<'a>>,
+}
+
+/// One change; `value`'s shape depends on `field`, which Meta sends *after* it, so `value` is kept
+/// raw and decoded once `field` is known (see [`ChangeValue::decode`]).
+#[derive(Debug, Deserialize)]
+pub struct Change<'a> {
+    #[serde(borrow)]
+    pub field: Cow<'a, str>,
+    #[serde(borrow)]
+    pub value: &'a RawValue,
+}
+
+/// The decoded `value` of a change, by `field`.
+#[derive(Debug)]
+pub enum ChangeValue<'a> {
+    /// `messages`: delivery statuses and inbound messages of one phone number.
+    Messages(MessagesValue<'a>),
+    /// `message_template_status_update`
+    TemplateStatus(TemplateStatusUpdate<'a>),
+    /// `message_template_quality_update`
+    TemplateQuality(TemplateQualityUpdate<'a>),
+    /// `template_category_update`
+    TemplateCategory(TemplateCategoryUpdate<'a>),
+    /// `phone_number_quality_update`
+    PhoneNumberQuality(PhoneNumberQualityUpdate<'a>),
+    /// `account_update`
+    AccountUpdate(AccountUpdate<'a>),
+    /// A field this version does not handle; its name is kept for logs and metrics.
+    Unhandled,
+}
+
+impl<'a> ChangeValue<'a> {
+    /// Decodes `value` according to `field`.
+    pub fn decode(field: &str, value: &'a RawValue) -> Result<Self, serde_json::Error> {
+        let json = value.get();
+        Ok(match field {
+            "messages" => Self::Messages(serde_json::from_str(json)?),
+            "message_template_status_update" => Self::TemplateStatus(serde_json::from_str(json)?),
+            "message_template_quality_update" => Self::TemplateQuality(serde_json::from_str(json)?),
+            "template_category_update" => Self::TemplateCategory(serde_json::from_str(json)?),
+            "phone_number_quality_update" => Self::PhoneNumberQuality(serde_json::from_str(json)?),
+            "account_update" => Self::AccountUpdate(serde_json::from_str(json)?),
+            _ => Self::Unhandled,
+        })
+    }
+}
+
+/// `value` of a `messages` change.
+#[derive(Debug, Deserialize)]
+pub struct MessagesValue<'a> {
+    #[serde(borrow, default)]
+    pub messaging_product: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub metadata: Metadata<'a>,
+    #[serde(borrow, default)]
+    pub statuses: Vec<Status<'a>>,
+    #[serde(borrow, default)]
+    pub messages: Vec<InboundMessage<'a>>,
+    #[serde(borrow, default)]
+    pub contacts: Vec<Contact<'a>>,
+    /// Errors about the change as a whole (not tied to one message).
+    #[serde(borrow, default)]
+    pub errors: Vec<MetaError<'a>>,
+}
+
+/// The business phone number a `messages` change is about.
+#[derive(Debug, Deserialize)]
+pub struct Metadata<'a> {
+    #[serde(borrow, default)]
+    pub display_phone_number: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub phone_number_id: Cow<'a, str>,
+}
+
+open_enum! {
+    /// A message's delivery status.
+    pub enum StatusKind {
+        Sent = "sent",
+        Delivered = "delivered",
+        Read = "read",
+        /// Voice messages: the recipient played it.
+        Played = "played",
+        Failed = "failed",
+        /// Message deleted by the sender (older API versions).
+        Deleted = "deleted",
+    }
+}
+
+/// A status update for one message the business sent.
+#[derive(Debug, Deserialize)]
+pub struct Status<'a> {
+    /// The wamid of the message.
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    pub status: StatusKind,
+    /// Unix seconds.
+    #[serde(deserialize_with = "u64_or_string")]
+    pub timestamp: u64,
+    #[serde(borrow, default)]
+    pub recipient_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub recipient_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub conversation: Option<Conversation<'a>>,
+    #[serde(borrow, default)]
+    pub pricing: Option<Pricing<'a>>,
+    #[serde(borrow, default)]
+    pub errors: Vec<MetaError<'a>>,
+    /// Echo of the `biz_opaque_callback_data` given when sending.
+    #[serde(borrow, default)]
+    pub biz_opaque_callback_data: Option<Cow<'a, str>>,
+}
+
+/// The conversation a message was billed in (conversation-based pricing; absent from API v24 on).
+#[derive(Debug, Deserialize)]
+pub struct Conversation<'a> {
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    #[serde(default, deserialize_with = "opt_u64_or_string")]
+    pub expiration_timestamp: Option<u64>,
+    #[serde(borrow, default)]
+    pub origin: Option<ConversationOrigin<'a>>,
+}
+
+/// Where a conversation started (`marketing`, `utility`, `service`, ...).
+#[derive(Debug, Deserialize)]
+pub struct ConversationOrigin<'a> {
+    #[serde(rename = "type", borrow)]
+    pub kind: Cow<'a, str>,
+}
+
+/// Pricing of a message.
+#[derive(Debug, Deserialize)]
+pub struct Pricing<'a> {
+    #[serde(default)]
+    pub billable: Option<bool>,
+    /// `CBP` (conversation-based) or `PMP` (per-message).
+    #[serde(borrow, default)]
+    pub pricing_model: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub category: Option<Cow<'a, str>>,
+    /// PMP only: `regular`, `free_customer_service`, `free_entry_point`.
+    #[serde(rename = "type", borrow, default)]
+    pub kind: Option<Cow<'a, str>>,
+}
+
+/// An error object as Meta reports it on a failed message.
+#[derive(Debug, Deserialize)]
+pub struct MetaError<'a> {
+    pub code: i64,
+    #[serde(borrow, default)]
+    pub title: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub message: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub error_data: Option<ErrorData<'a>>,
+    #[serde(borrow, default)]
+    pub href: Option<Cow<'a, str>>,
+}
+
+/// `error_data` of an error object.
+#[derive(Debug, Deserialize)]
+pub struct ErrorData<'a> {
+    #[serde(borrow, default)]
+    pub details: Option<Cow<'a, str>>,
+}
+
+/// A message a customer sent to the business. Only what routing and replies need is kept;
+/// message content is neither parsed nor stored.
+#[derive(Debug, Deserialize)]
+pub struct InboundMessage<'a> {
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    #[serde(borrow)]
+    pub from: Cow<'a, str>,
+    #[serde(deserialize_with = "u64_or_string")]
+    pub timestamp: u64,
+    #[serde(rename = "type", borrow)]
+    pub kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub context: Option<MessageContext<'a>>,
+}
+
+/// The message an inbound message replies to.
+#[derive(Debug, Deserialize)]
+pub struct MessageContext<'a> {
+    #[serde(borrow, default)]
+    pub from: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub id: Option<Cow<'a, str>>,
+}
+
+/// A customer profile attached to inbound messages.
+#[derive(Debug, Deserialize)]
+pub struct Contact<'a> {
+    #[serde(borrow)]
+    pub wa_id: Cow<'a, str>,
+}
+
+open_enum! {
+    /// `event` of a template status update.
+    pub enum TemplateEvent {
+        Approved = "APPROVED",
+        Rejected = "REJECTED",
+        Pending = "PENDING",
+        Paused = "PAUSED",
+        Disabled = "DISABLED",
+        Flagged = "FLAGGED",
+        Reinstated = "REINSTATED",
+        InAppeal = "IN_APPEAL",
+        PendingDeletion = "PENDING_DELETION",
+        Deleted = "DELETED",
+        Archived = "ARCHIVED",
+        Unarchived = "UNARCHIVED",
+        LimitExceeded = "LIMIT_EXCEEDED",
+    }
+}
+
+open_enum! {
+    /// A template's quality rating.
+    pub enum QualityScore {
+        Green = "GREEN",
+        Yellow = "YELLOW",
+        Red = "RED",
+        Unknown = "UNKNOWN",
+    }
+}
+
+/// `value` of a `message_template_status_update` change.
+#[derive(Debug, Deserialize)]
+pub struct TemplateStatusUpdate<'a> {
+    pub event: TemplateEvent,
+    /// Up to u64: never read through `f64`.
+    #[serde(deserialize_with = "u64_or_string")]
+    pub message_template_id: u64,
+    #[serde(borrow, default)]
+    pub message_template_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub message_template_language: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub message_template_category: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub reason: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub other_info: Option<OtherInfo<'a>>,
+    #[serde(default)]
+    pub disable_info: Option<DisableInfo>,
+    #[serde(borrow, default)]
+    pub rejection_info: Option<RejectionInfo<'a>>,
+}
+
+/// `other_info` of a status update: pause and unpause details.
+#[derive(Debug, Deserialize)]
+pub struct OtherInfo<'a> {
+    /// `FIRST_PAUSE`, `SECOND_PAUSE`, `RATE_LIMITING_PAUSE`, `UNPAUSE`, ...
+    #[serde(borrow, default)]
+    pub title: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub description: Option<Cow<'a, str>>,
+}
+
+/// `disable_info` of a status update.
+#[derive(Debug, Deserialize)]
+pub struct DisableInfo {
+    #[serde(default, deserialize_with = "opt_u64_or_string")]
+    pub disable_date: Option<u64>,
+}
+
+/// `rejection_info` of a status update.
+#[derive(Debug, Deserialize)]
+pub struct RejectionInfo<'a> {
+    #[serde(borrow, default)]
+    pub reason: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub recommendation: Option<Cow<'a, str>>,
+}
+
+/// `value` of a `message_template_quality_update` change.
+#[derive(Debug, Deserialize)]
+pub struct TemplateQualityUpdate<'a> {
+    #[serde(default)]
+    pub previous_quality_score: Option<QualityScore>,
+    pub new_quality_score: QualityScore,
+    #[serde(deserialize_with = "u64_or_string")]
+    pub message_template_id: u64,
+    #[serde(borrow, default)]
+    pub message_template_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub message_template_language: Option<Cow<'a, str>>,
+}
+
+/// `value` of a `template_category_update` change: either an impending change
+/// (`correct_category` + `category_update_timestamp`) or a completed one (`previous_category`).
+#[derive(Debug, Deserialize)]
+pub struct TemplateCategoryUpdate<'a> {
+    #[serde(deserialize_with = "u64_or_string")]
+    pub message_template_id: u64,
+    #[serde(borrow, default)]
+    pub message_template_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub message_template_language: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub previous_category: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub new_category: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub correct_category: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "opt_u64_or_string")]
+    pub category_update_timestamp: Option<u64>,
+}
+
+/// `value` of a `phone_number_quality_update` change.
+#[derive(Debug, Deserialize)]
+pub struct PhoneNumberQualityUpdate<'a> {
+    #[serde(borrow)]
+    pub display_phone_number: Cow<'a, str>,
+    /// `DOWNGRADE`, `UPGRADE`, `FLAGGED`, `UNFLAGGED`, ...
+    #[serde(borrow)]
+    pub event: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub current_limit: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub max_daily_conversations_per_business: Option<u64>,
+}
+
+/// `value` of an `account_update` change.
+#[derive(Debug, Deserialize)]
+pub struct AccountUpdate<'a> {
+    #[serde(borrow, default)]
+    pub phone_number: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub event: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub ban_info: Option<BanInfo<'a>>,
+}
+
+/// `ban_info` of an account update.
+#[derive(Debug, Deserialize)]
+pub struct BanInfo<'a> {
+    /// `SCHEDULE_FOR_DISABLE`, `DISABLE`, `REINSTATE`.
+    #[serde(borrow)]
+    pub waba_ban_state: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub waba_ban_date: Option<Cow<'a, str>>,
+}

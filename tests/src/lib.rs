@@ -1,0 +1,127 @@
+//! Helpers for the integration tests: fixtures from `events/`, and queues of their own on the local
+//! AWS endpoint (`AWS_ENDPOINT_URL`, set by `scripts/local-aws`, which `make test` runs them under).
+
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
+use std::path::PathBuf;
+
+/// The app secret every fixture is signed with (events/world.json).
+pub const FIXTURE_APP_SECRET: &str = "fixture-app-secret";
+/// The verify token of the fixtures' world.
+pub const FIXTURE_VERIFY_TOKEN: &str = "fixture-verify-token";
+
+/// The project's `events/` folder.
+pub fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+/// The exact bytes of a fixture, e.g. `meta/status_sent.json`.
+pub fn fixture(path: &str) -> Vec<u8> {
+    let full = events_dir().join(path);
+    std::fs::read(&full).unwrap_or_else(|e| panic!("fixture {}: {e}", full.display()))
+}
+
+/// Every `meta/...` fixture with its `X-Hub-Signature-256` from `events/signatures.tsv`.
+pub fn signed_fixtures() -> Vec<(String, String)> {
+    let tsv = String::from_utf8(fixture("signatures.tsv")).expect("signatures.tsv is UTF-8");
+    tsv.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('\t'))
+        .filter(|(path, _)| path.starts_with("meta/"))
+        .map(|(p, s)| (p.to_owned(), s.trim().to_owned()))
+        .collect()
+}
+
+/// The signature `signatures.tsv` gives a fixture.
+pub fn signature_of(path: &str) -> String {
+    signed_fixtures()
+        .into_iter()
+        .find(|(p, _)| p == path)
+        .map(|(_, s)| s)
+        .unwrap_or_else(|| panic!("{path} is not in signatures.tsv"))
+}
+
+/// SDK configuration for the local endpoint. Panics with a hint when it is not running.
+pub async fn local_aws() -> aws_config::SdkConfig {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
+        "AWS_ENDPOINT_URL is not set: run integration tests with `make test` \
+         (or `scripts/local-aws cargo test`)"
+    );
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// A fresh processing queue and dead-letter queue, named for one test.
+pub struct TestQueues {
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+    pub dead_letter_url: String,
+}
+
+impl TestQueues {
+    /// Creates both queues with unique names.
+    pub async fn create(sqs: aws_sdk_sqs::Client) -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let create = |name: String| {
+            let sqs = sqs.clone();
+            async move {
+                sqs.create_queue()
+                    .queue_name(name)
+                    .attributes(QueueAttributeName::MaximumMessageSize, "262144")
+                    .send()
+                    .await
+                    .expect("create queue on the local endpoint")
+                    .queue_url
+                    .expect("queue url")
+            }
+        };
+        let queue_url = create(format!("test-{id}")).await;
+        let dead_letter_url = create(format!("test-{id}-dlq")).await;
+        Self {
+            sqs,
+            queue_url,
+            dead_letter_url,
+        }
+    }
+
+    /// Receives (and deletes) everything currently on `url`.
+    pub async fn drain(&self, url: &str) -> Vec<Message> {
+        let mut all = Vec::new();
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .message_attribute_names("All")
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("receive from the local endpoint");
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return all;
+            }
+            for m in &messages {
+                if let Some(handle) = m.receipt_handle() {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .expect("delete message");
+                }
+            }
+            all.extend(messages);
+        }
+    }
+}
+
+/// A string message attribute's value.
+pub fn attribute<'m>(message: &'m Message, name: &str) -> Option<&'m str> {
+    message
+        .message_attributes()?
+        .get(name)
+        .and_then(|v| v.string_value())
+}
