@@ -60,15 +60,16 @@ pub enum EventKind<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
     #[error("body is not valid JSON for a webhook: {0}")]
-    Json(#[source] serde_json::Error),
-    #[error("entry {entry} change {change} (field {field}) has an unexpected shape: {source}")]
+    Json(#[source] sonic_rs::Error),
+    #[error("entry {entry} change {change}: {source}")]
     Change {
         entry: usize,
         change: usize,
-        field: String,
         #[source]
-        source: serde_json::Error,
+        source: super::payload::MissingMember,
     },
+    #[error("body is not UTF-8")]
+    NotUtf8,
     #[error("body has neither an entry envelope nor a field/value pair")]
     UnknownShape,
 }
@@ -77,6 +78,7 @@ impl ParseError {
     /// A short, stable reason for metrics and parked-message attributes (no payload content).
     pub fn reason(&self) -> &'static str {
         match self {
+            Self::NotUtf8 => "not_utf8",
             Self::Json(_) => "invalid_json",
             Self::Change { .. } => "invalid_change",
             Self::UnknownShape => "unknown_shape",
@@ -86,7 +88,9 @@ impl ParseError {
 
 /// Parses a (verified) body once into events.
 pub fn parse(body: &[u8]) -> Result<Notification<'_>, ParseError> {
-    let body: Body<'_> = serde_json::from_slice(body).map_err(ParseError::Json)?;
+    // Checking UTF-8 once up front lets the parser skip it string by string.
+    let text = std::str::from_utf8(body).map_err(|_| ParseError::NotUtf8)?;
+    let body: Body<'_> = sonic_rs::from_str(text).map_err(ParseError::Json)?;
     match (body.object, body.entry, body.field, body.value) {
         (Some(object), _, _, _) if object != WHATSAPP_OBJECT => {
             Ok(Notification::OtherObject { object })
@@ -95,15 +99,13 @@ pub fn parse(body: &[u8]) -> Result<Notification<'_>, ParseError> {
             let mut events = Vec::new();
             for (entry_index, entry) in entries.into_iter().enumerate() {
                 for (change_index, change) in entry.changes.into_iter().enumerate() {
-                    let value =
-                        ChangeValue::decode(&change.field, change.value).map_err(|source| {
-                            ParseError::Change {
-                                entry: entry_index,
-                                change: change_index,
-                                field: change.field.to_string(),
-                                source,
-                            }
-                        })?;
+                    let value = ChangeValue::from_fields(&change.field, change.value).map_err(
+                        |source| ParseError::Change {
+                            entry: entry_index,
+                            change: change_index,
+                            source,
+                        },
+                    )?;
                     push_events(
                         &mut events,
                         entry.id.clone(),
@@ -182,5 +184,291 @@ impl EventCounts {
             }
         }
         counts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::payload::{QualityScore, StatusKind, TemplateEvent};
+
+    fn fixture(path: &str) -> Vec<u8> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/meta");
+        std::fs::read(dir.join(path)).unwrap()
+    }
+
+    fn events(body: &[u8]) -> Vec<Event<'_>> {
+        match parse(body).unwrap() {
+            Notification::Events(events) => events,
+            other => panic!("expected events, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_well_formed_fixture_parses() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/meta");
+        let mut count = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let body = std::fs::read(&path).unwrap();
+                assert!(parse(&body).is_ok(), "{}", path.display());
+                count += 1;
+            }
+        }
+        assert!(count >= 30);
+    }
+
+    #[test]
+    fn a_mixed_batch_yields_one_event_per_status_across_entries() {
+        let body = fixture("status_batch_mixed.json");
+        let events = events(&body);
+        // 9 status objects: 8 distinct plus c-acme-1/m4 `delivered` twice in the same body.
+        assert_eq!(events.len(), 9);
+        let wabas: std::collections::BTreeSet<_> =
+            events.iter().map(|e| e.waba_id.as_ref()).collect();
+        assert_eq!(wabas.len(), 2);
+        assert!(events
+            .iter()
+            .all(|e| matches!(e.kind, EventKind::Status { .. })));
+    }
+
+    #[test]
+    fn a_status_keeps_pricing_conversation_and_callback_data() {
+        let body = fixture("status_sent.json");
+        let events = events(&body);
+        let EventKind::Status {
+            phone_number_id,
+            status,
+        } = &events[0].kind
+        else {
+            panic!("status expected");
+        };
+        assert_eq!(phone_number_id, "106540352242922");
+        assert_eq!(events[0].waba_id, "102290129340398");
+        assert_eq!(status.status, StatusKind::Sent);
+        assert_eq!(status.timestamp, 1732610003);
+        assert_eq!(status.recipient_id.as_deref(), Some("15551230001"));
+        let conversation = status.conversation.as_ref().unwrap();
+        assert_eq!(conversation.expiration_timestamp, Some(1732696403));
+        assert_eq!(conversation.origin.as_ref().unwrap().kind, "marketing");
+        let pricing = status.pricing.as_ref().unwrap();
+        assert_eq!(
+            (pricing.billable, pricing.pricing_model.as_deref()),
+            (Some(true), Some("CBP"))
+        );
+        assert_eq!(status.biz_opaque_callback_data.as_deref(), Some("c-acme-1"));
+    }
+
+    #[test]
+    fn a_failed_status_keeps_its_error() {
+        let body = fixture("status_failed.json");
+        let events = events(&body);
+        let EventKind::Status { status, .. } = &events[0].kind else {
+            panic!()
+        };
+        assert_eq!(status.status, StatusKind::Failed);
+        assert_eq!(status.errors[0].code, 131026);
+        assert_eq!(
+            status.errors[0].title.as_deref(),
+            Some("Message undeliverable")
+        );
+        let details = status.errors[0]
+            .error_data
+            .as_ref()
+            .unwrap()
+            .details
+            .as_deref();
+        assert_eq!(details, Some("Message Undeliverable."));
+    }
+
+    #[test]
+    fn new_api_shape_without_conversation_is_fine() {
+        let body = fixture("status_v24_no_conversation.json");
+        let events = events(&body);
+        let EventKind::Status { status, .. } = &events[0].kind else {
+            panic!()
+        };
+        assert!(status.conversation.is_none());
+        let pricing = status.pricing.as_ref().unwrap();
+        assert_eq!(
+            (pricing.pricing_model.as_deref(), pricing.kind.as_deref()),
+            (Some("PMP"), Some("regular"))
+        );
+    }
+
+    #[test]
+    fn unknown_status_and_event_strings_are_values_not_errors() {
+        let body = fixture("status_played.json");
+        let EventKind::Status { status, .. } = &events(&body)[0].kind else {
+            panic!()
+        };
+        assert_eq!(status.status, StatusKind::Played);
+
+        let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{"metadata":{"phone_number_id":"2"},"statuses":[{"id":"w","status":"teleported","timestamp":"5"}]},"field":"messages"}]}]}"#;
+        let EventKind::Status { status, .. } = &events(body)[0].kind else {
+            panic!()
+        };
+        assert_eq!(status.status, StatusKind::Other("teleported".into()));
+        assert!(status.status.is_unknown());
+
+        let body = fixture("template_unknown_event.json");
+        let EventKind::TemplateStatus(update) = &events(&body)[0].kind else {
+            panic!()
+        };
+        assert!(update.event.is_unknown());
+    }
+
+    #[test]
+    fn template_ids_are_exact_u64_from_numbers_or_strings() {
+        let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","time":1,"changes":[{"value":{"event":"APPROVED","message_template_id":18446744073709551615},"field":"message_template_status_update"}]}]}"#;
+        let EventKind::TemplateStatus(update) = &events(body)[0].kind else {
+            panic!()
+        };
+        assert_eq!(update.message_template_id, u64::MAX);
+        assert_eq!(update.event, TemplateEvent::Approved);
+
+        // bad/wrong_types.json: a number timestamp and a string template id, read leniently.
+        let body = fixture("bad/wrong_types.json");
+        let events = events(&body);
+        let EventKind::Status { status, .. } = &events[0].kind else {
+            panic!()
+        };
+        assert_eq!(status.timestamp, 1732610008);
+        let EventKind::TemplateStatus(update) = &events[1].kind else {
+            panic!()
+        };
+        assert_eq!(update.message_template_id, 1407680283588703);
+        assert_eq!(update.event, TemplateEvent::Paused);
+        assert_eq!(events[1].entry_time, Some(1732614800));
+    }
+
+    #[test]
+    fn escaped_unicode_is_decoded() {
+        let body = fixture("unicode_escaped.json");
+        let EventKind::TemplateStatus(update) = &events(&body)[0].kind else {
+            panic!()
+        };
+        assert_eq!(
+            update.message_template_name.as_deref(),
+            Some("entrega_rápida")
+        );
+        let info = update.rejection_info.as_ref().unwrap();
+        assert!(info
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("— não permitido 🚫"));
+        assert!(info
+            .recommendation
+            .as_deref()
+            .unwrap()
+            .contains("https://developers.facebook.com/"));
+    }
+
+    #[test]
+    fn template_quality_category_phone_and_account_events_are_typed() {
+        let body = fixture("quality_yellow_to_red.json");
+        let EventKind::TemplateQuality(q) = &events(&body)[0].kind else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                q.previous_quality_score.clone(),
+                q.new_quality_score.clone()
+            ),
+            (Some(QualityScore::Yellow), QualityScore::Red)
+        );
+
+        let body = fixture("category_impending.json");
+        let EventKind::TemplateCategory(c) = &events(&body)[0].kind else {
+            panic!()
+        };
+        assert_eq!(
+            (c.correct_category.as_deref(), c.category_update_timestamp),
+            (Some("MARKETING"), Some(1732700000))
+        );
+
+        let body = fixture("phone_quality_downgrade.json");
+        let EventKind::PhoneNumberQuality(p) = &events(&body)[0].kind else {
+            panic!()
+        };
+        assert_eq!(
+            (p.event.as_ref(), p.current_limit.as_deref()),
+            ("DOWNGRADE", Some("TIER_1K"))
+        );
+
+        let body = fixture("account_update_ban.json");
+        let EventKind::AccountUpdate(a) = &events(&body)[0].kind else {
+            panic!()
+        };
+        assert_eq!(
+            a.ban_info.as_ref().unwrap().waba_ban_state,
+            "SCHEDULE_FOR_DISABLE"
+        );
+
+        let body = fixture("template_disabled.json");
+        let EventKind::TemplateStatus(t) = &events(&body)[0].kind else {
+            panic!()
+        };
+        assert_eq!(
+            t.disable_info.as_ref().unwrap().disable_date,
+            Some(1732613900)
+        );
+    }
+
+    #[test]
+    fn inbound_messages_keep_the_replied_to_wamid() {
+        let body = fixture("inbound_text_message.json");
+        let EventKind::Inbound { message, .. } = &events(&body)[0].kind else {
+            panic!()
+        };
+        assert_eq!(message.kind, "text");
+        assert!(message
+            .context
+            .as_ref()
+            .unwrap()
+            .id
+            .as_deref()
+            .unwrap()
+            .starts_with("wamid."));
+    }
+
+    #[test]
+    fn other_shapes_are_recognised_not_errors() {
+        assert!(matches!(
+            parse(&fixture("dashboard_test_template_status.json")).unwrap(),
+            Notification::DashboardTest { .. }
+        ));
+        assert!(matches!(
+            parse(&fixture("bad/wrong_object.json")).unwrap(),
+            Notification::OtherObject { .. }
+        ));
+        assert!(events(&fixture("bad/empty_entry.json")).is_empty());
+        assert!(events(&fixture("bad/missing_statuses_value.json")).is_empty());
+        let body = fixture("unknown_field.json");
+        let events = events(&body);
+        assert!(
+            matches!(&events[0].kind, EventKind::Unhandled { field } if field == "whatsapp_future_feature_update")
+        );
+    }
+
+    #[test]
+    fn malformed_bodies_are_errors_with_a_stable_reason() {
+        for (path, reason) in [
+            ("bad/truncated.json", "invalid_json"),
+            ("bad/not_json.txt", "invalid_json"),
+        ] {
+            assert_eq!(
+                parse(&fixture(path)).unwrap_err().reason(),
+                reason,
+                "{path}"
+            );
+        }
+        let no_metadata = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{"statuses":[]},"field":"messages"}]}]}"#;
+        assert_eq!(parse(no_metadata).unwrap_err().reason(), "invalid_change");
+        assert_eq!(parse(b"{}").unwrap_err().reason(), "unknown_shape");
+        assert_eq!(parse(b"\xff").unwrap_err().reason(), "not_utf8");
+        assert_eq!(parse(b"").unwrap_err().reason(), "invalid_json");
     }
 }

@@ -7,7 +7,6 @@
 use super::lenient::{opt_u64_or_string, u64_or_string};
 use super::open_enum::open_enum;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 /// The top level of a POST body. Meta's envelope is `{object, entry}`; the WhatsApp Manager
@@ -20,8 +19,9 @@ pub struct Body<'a> {
     pub entry: Option<Vec<Entry<'a>>>,
     #[serde(borrow, default)]
     pub field: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    pub value: Option<&'a RawValue>,
+    /// Present on the dashboard "Test" body; its content is sample data and is not read.
+    #[serde(default)]
+    pub value: Option<serde::de::IgnoredAny>,
 }
 
 /// One WhatsApp Business Account's part of a notification.
@@ -37,14 +37,88 @@ pub struct Entry<'a> {
     pub changes: Vec<Change<'a>>,
 }
 
-/// One change; `value`'s shape depends on `field`, which Meta sends *after* it, so `value` is kept
-/// raw and decoded once `field` is known (see [`ChangeValue::decode`]).
+/// One change. `value`'s shape depends on `field`, which Meta sends *after* it; rather than keep
+/// `value` raw and parse it a second time, it is read in the same pass into [`ValueFields`], and
+/// [`ChangeValue::from_fields`] then picks what `field` names.
 #[derive(Debug, Deserialize)]
 pub struct Change<'a> {
     #[serde(borrow)]
     pub field: Cow<'a, str>,
     #[serde(borrow)]
-    pub value: &'a RawValue,
+    pub value: ValueFields<'a>,
+}
+
+/// The members of every `value` shape Meta documents, all optional (Meta's reference describes
+/// `value` as one object whose members depend on `field`).
+#[derive(Debug, Default, Deserialize)]
+pub struct ValueFields<'a> {
+    // field = messages
+    #[serde(borrow, default)]
+    pub messaging_product: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub metadata: Option<Metadata<'a>>,
+    #[serde(borrow, default)]
+    pub statuses: Vec<Status<'a>>,
+    #[serde(borrow, default)]
+    pub messages: Vec<InboundMessage<'a>>,
+    #[serde(borrow, default)]
+    pub contacts: Vec<Contact<'a>>,
+    #[serde(borrow, default)]
+    pub errors: Vec<MetaError<'a>>,
+    // message_template_status_update, phone_number_quality_update, account_update
+    #[serde(borrow, default)]
+    pub event: Option<Cow<'a, str>>,
+    // every template field
+    #[serde(default, deserialize_with = "opt_u64_or_string")]
+    pub message_template_id: Option<u64>,
+    #[serde(borrow, default)]
+    pub message_template_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub message_template_language: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub message_template_category: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub reason: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub other_info: Option<OtherInfo<'a>>,
+    #[serde(default)]
+    pub disable_info: Option<DisableInfo>,
+    #[serde(borrow, default)]
+    pub rejection_info: Option<RejectionInfo<'a>>,
+    // message_template_quality_update
+    #[serde(default)]
+    pub previous_quality_score: Option<QualityScore>,
+    #[serde(default)]
+    pub new_quality_score: Option<QualityScore>,
+    // template_category_update
+    #[serde(borrow, default)]
+    pub previous_category: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub new_category: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub correct_category: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "opt_u64_or_string")]
+    pub category_update_timestamp: Option<u64>,
+    // phone_number_quality_update
+    #[serde(borrow, default)]
+    pub display_phone_number: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub current_limit: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub max_daily_conversations_per_business: Option<u64>,
+    // account_update
+    #[serde(borrow, default)]
+    pub phone_number: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub ban_info: Option<BanInfo<'a>>,
+}
+
+/// A member that `field`'s shape requires is missing.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("`{field}` value has no `{member}`")]
+pub struct MissingMember {
+    pub field: &'static str,
+    pub member: &'static str,
 }
 
 /// The decoded `value` of a change, by `field`.
@@ -67,36 +141,89 @@ pub enum ChangeValue<'a> {
 }
 
 impl<'a> ChangeValue<'a> {
-    /// Decodes `value` according to `field`.
-    pub fn decode(field: &str, value: &'a RawValue) -> Result<Self, serde_json::Error> {
-        let json = value.get();
+    /// Builds the typed value `field` names from the members read.
+    pub fn from_fields(field: &str, v: ValueFields<'a>) -> Result<Self, MissingMember> {
+        fn need<T>(
+            x: Option<T>,
+            field: &'static str,
+            member: &'static str,
+        ) -> Result<T, MissingMember> {
+            x.ok_or(MissingMember { field, member })
+        }
         Ok(match field {
-            "messages" => Self::Messages(serde_json::from_str(json)?),
-            "message_template_status_update" => Self::TemplateStatus(serde_json::from_str(json)?),
-            "message_template_quality_update" => Self::TemplateQuality(serde_json::from_str(json)?),
-            "template_category_update" => Self::TemplateCategory(serde_json::from_str(json)?),
-            "phone_number_quality_update" => Self::PhoneNumberQuality(serde_json::from_str(json)?),
-            "account_update" => Self::AccountUpdate(serde_json::from_str(json)?),
+            "messages" => Self::Messages(MessagesValue {
+                messaging_product: v.messaging_product,
+                metadata: need(v.metadata, "messages", "metadata")?,
+                statuses: v.statuses,
+                messages: v.messages,
+                contacts: v.contacts,
+                errors: v.errors,
+            }),
+            "message_template_status_update" => {
+                const F: &str = "message_template_status_update";
+                Self::TemplateStatus(TemplateStatusUpdate {
+                    event: TemplateEvent::from_wire(&need(v.event, F, "event")?),
+                    message_template_id: need(v.message_template_id, F, "message_template_id")?,
+                    message_template_name: v.message_template_name,
+                    message_template_language: v.message_template_language,
+                    message_template_category: v.message_template_category,
+                    reason: v.reason,
+                    other_info: v.other_info,
+                    disable_info: v.disable_info,
+                    rejection_info: v.rejection_info,
+                })
+            }
+            "message_template_quality_update" => {
+                const F: &str = "message_template_quality_update";
+                Self::TemplateQuality(TemplateQualityUpdate {
+                    previous_quality_score: v.previous_quality_score,
+                    new_quality_score: need(v.new_quality_score, F, "new_quality_score")?,
+                    message_template_id: need(v.message_template_id, F, "message_template_id")?,
+                    message_template_name: v.message_template_name,
+                    message_template_language: v.message_template_language,
+                })
+            }
+            "template_category_update" => Self::TemplateCategory(TemplateCategoryUpdate {
+                message_template_id: need(
+                    v.message_template_id,
+                    "template_category_update",
+                    "message_template_id",
+                )?,
+                message_template_name: v.message_template_name,
+                message_template_language: v.message_template_language,
+                previous_category: v.previous_category,
+                new_category: v.new_category,
+                correct_category: v.correct_category,
+                category_update_timestamp: v.category_update_timestamp,
+            }),
+            "phone_number_quality_update" => {
+                const F: &str = "phone_number_quality_update";
+                Self::PhoneNumberQuality(PhoneNumberQualityUpdate {
+                    display_phone_number: need(v.display_phone_number, F, "display_phone_number")?,
+                    event: need(v.event, F, "event")?,
+                    current_limit: v.current_limit,
+                    max_daily_conversations_per_business: v.max_daily_conversations_per_business,
+                })
+            }
+            "account_update" => Self::AccountUpdate(AccountUpdate {
+                phone_number: v.phone_number,
+                event: need(v.event, "account_update", "event")?,
+                ban_info: v.ban_info,
+            }),
             _ => Self::Unhandled,
         })
     }
 }
 
 /// `value` of a `messages` change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct MessagesValue<'a> {
-    #[serde(borrow, default)]
     pub messaging_product: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     pub metadata: Metadata<'a>,
-    #[serde(borrow, default)]
     pub statuses: Vec<Status<'a>>,
-    #[serde(borrow, default)]
     pub messages: Vec<InboundMessage<'a>>,
-    #[serde(borrow, default)]
     pub contacts: Vec<Contact<'a>>,
     /// Errors about the change as a whole (not tied to one message).
-    #[serde(borrow, default)]
     pub errors: Vec<MetaError<'a>>,
 }
 
@@ -264,25 +391,17 @@ open_enum! {
 }
 
 /// `value` of a `message_template_status_update` change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct TemplateStatusUpdate<'a> {
     pub event: TemplateEvent,
     /// Up to u64: never read through `f64`.
-    #[serde(deserialize_with = "u64_or_string")]
     pub message_template_id: u64,
-    #[serde(borrow, default)]
     pub message_template_name: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     pub message_template_language: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     pub message_template_category: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     pub reason: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     pub other_info: Option<OtherInfo<'a>>,
-    #[serde(default)]
     pub disable_info: Option<DisableInfo>,
-    #[serde(borrow, default)]
     pub rejection_info: Option<RejectionInfo<'a>>,
 }
 
@@ -313,61 +432,43 @@ pub struct RejectionInfo<'a> {
 }
 
 /// `value` of a `message_template_quality_update` change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct TemplateQualityUpdate<'a> {
-    #[serde(default)]
     pub previous_quality_score: Option<QualityScore>,
     pub new_quality_score: QualityScore,
-    #[serde(deserialize_with = "u64_or_string")]
     pub message_template_id: u64,
-    #[serde(borrow, default)]
     pub message_template_name: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     pub message_template_language: Option<Cow<'a, str>>,
 }
 
 /// `value` of a `template_category_update` change: either an impending change
 /// (`correct_category` + `category_update_timestamp`) or a completed one (`previous_category`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct TemplateCategoryUpdate<'a> {
-    #[serde(deserialize_with = "u64_or_string")]
     pub message_template_id: u64,
-    #[serde(borrow, default)]
     pub message_template_name: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     pub message_template_language: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     pub previous_category: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     pub new_category: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     pub correct_category: Option<Cow<'a, str>>,
-    #[serde(default, deserialize_with = "opt_u64_or_string")]
     pub category_update_timestamp: Option<u64>,
 }
 
 /// `value` of a `phone_number_quality_update` change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct PhoneNumberQualityUpdate<'a> {
-    #[serde(borrow)]
     pub display_phone_number: Cow<'a, str>,
     /// `DOWNGRADE`, `UPGRADE`, `FLAGGED`, `UNFLAGGED`, ...
-    #[serde(borrow)]
     pub event: Cow<'a, str>,
-    #[serde(borrow, default)]
     pub current_limit: Option<Cow<'a, str>>,
-    #[serde(default)]
     pub max_daily_conversations_per_business: Option<u64>,
 }
 
 /// `value` of an `account_update` change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct AccountUpdate<'a> {
-    #[serde(borrow, default)]
     pub phone_number: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     pub event: Cow<'a, str>,
-    #[serde(borrow, default)]
     pub ban_info: Option<BanInfo<'a>>,
 }
 
