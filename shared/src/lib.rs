@@ -2,10 +2,16 @@
 //!
 //! - [`meta`]: Meta's payloads, signatures, parsing and splitting (pure)
 //! - [`ingest`]: the webhook feature: verify, classify, split, enqueue or park
+//! - [`domain`]: status, counter and template rules (pure)
+//! - [`process`]: the processor feature: queued webhooks into table state
+//! - [`store`]: the DynamoDB adapter
 //! - [`queue`]: the SQS adapter
 //! - [`config`]: typed configuration read once at init
 
 pub mod config;
+pub mod domain;
 pub mod ingest;
 pub mod meta;
+pub mod process;
 pub mod queue;
+pub mod store;

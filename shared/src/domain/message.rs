@@ -1,0 +1,331 @@
+//! One message's record: what a set of observed statuses changes in it, decided without I/O.
+
+use super::status::{Counters, Delivery};
+use std::collections::BTreeMap;
+
+/// Why a failed message failed (the first error of a `failed` status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureReason {
+    pub code: i64,
+    pub title: Option<String>,
+    pub message: Option<String>,
+    pub details: Option<String>,
+}
+
+/// Billing facts Meta attaches to a status.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Billing {
+    pub billable: Option<bool>,
+    pub pricing_model: Option<String>,
+    pub pricing_category: Option<String>,
+    pub pricing_type: Option<String>,
+    pub conversation_id: Option<String>,
+    pub conversation_origin: Option<String>,
+    pub conversation_expires_at: Option<u64>,
+}
+
+impl Billing {
+    /// True when the status carried no pricing and no conversation.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// One status seen for a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    /// The raw status string (kept for statuses outside the ladder).
+    pub status: String,
+    /// Its place on the ladder; `None` for an unknown status.
+    pub delivery: Option<Delivery>,
+    pub timestamp: u64,
+    pub recipient_id: Option<String>,
+    pub billing: Billing,
+    pub failure: Option<FailureReason>,
+    pub biz_opaque_callback_data: Option<String>,
+}
+
+/// What the table holds for a message, as read before deciding.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MessageState {
+    /// 0 when there is no item yet; every write increments it (optimistic concurrency).
+    pub version: u64,
+    pub delivery: Delivery,
+    /// Set when the sender registered the message; counters move only for attributed messages.
+    pub campaign_id: Option<String>,
+    /// First time each state was reached.
+    pub reached_at: BTreeMap<Delivery, u64>,
+    pub unknown_statuses: Vec<String>,
+    pub has_billing: bool,
+    /// The error code stored when the message failed.
+    pub failure_code: Option<i64>,
+    pub has_recipient: bool,
+}
+
+/// A change to write: the new record fields and, for an attributed message, the counter deltas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageChange {
+    pub expected_version: u64,
+    pub delivery: Delivery,
+    /// Status timestamps to set (only those the record lacks or that are earlier).
+    pub reached_at: Vec<(Delivery, u64)>,
+    pub unknown_statuses: Vec<String>,
+    pub billing: Option<Billing>,
+    pub failure: Option<FailureReason>,
+    pub recipient_id: Option<String>,
+    pub biz_opaque_callback_data: Option<String>,
+    /// `(campaign, deltas, failure code counted)` when the message is attributed and moved.
+    pub counters: Option<CampaignDelta>,
+}
+
+/// What a message change moves on its campaign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignDelta {
+    pub campaign_id: String,
+    pub counters: Counters,
+    /// The error code to count once, when the message has just become failed.
+    pub failed_with: Option<i64>,
+}
+
+impl MessageChange {
+    /// True when the change moved the message's state (not only filled in details).
+    pub fn transitioned(&self, from: Delivery) -> bool {
+        self.delivery != from
+    }
+}
+
+/// Decides what `observations` change in a message in `state`. `None` when nothing changes
+/// (a duplicate, or a lower status whose timestamp is already recorded).
+pub fn decide(state: &MessageState, observations: &[Observation]) -> Option<MessageChange> {
+    let mut delivery = state.delivery;
+    let mut reached_at = Vec::new();
+    let mut unknown = Vec::new();
+    let mut billing = None;
+    let mut failure = None;
+    let mut recipient_id = None;
+    let mut callback = None;
+
+    // Deterministic regardless of arrival order: earliest timestamp per state, first-seen details
+    // taken from the lowest (state, timestamp) observation carrying them.
+    let mut sorted: Vec<&Observation> = observations.iter().collect();
+    sorted.sort_by_key(|o| (o.delivery, o.timestamp));
+
+    for o in sorted {
+        match o.delivery {
+            Some(d) => {
+                delivery = delivery.merge(d);
+                // Earliest time per state: a later batch with an earlier time still wins.
+                let pending = reached_at.iter_mut().find(|(x, _)| *x == d);
+                let earliest = match &pending {
+                    Some((_, t)) => Some(*t),
+                    None => state.reached_at.get(&d).copied(),
+                };
+                if earliest.is_none_or(|t| o.timestamp < t) {
+                    match pending {
+                        Some(slot) => slot.1 = o.timestamp,
+                        None => reached_at.push((d, o.timestamp)),
+                    }
+                }
+                if d == Delivery::Failed && state.failure_code.is_none() && failure.is_none() {
+                    failure = o.failure.clone();
+                }
+            }
+            None => {
+                if !state.unknown_statuses.contains(&o.status) && !unknown.contains(&o.status) {
+                    unknown.push(o.status.clone());
+                }
+            }
+        }
+        if !state.has_billing && billing.is_none() && !o.billing.is_empty() {
+            billing = Some(o.billing.clone());
+        }
+        if !state.has_recipient && recipient_id.is_none() {
+            recipient_id = o.recipient_id.clone();
+        }
+        if callback.is_none() {
+            callback = o.biz_opaque_callback_data.clone();
+        }
+    }
+
+    let moved = delivery != state.delivery;
+    let nothing_new = !moved
+        && reached_at.is_empty()
+        && unknown.is_empty()
+        && billing.is_none()
+        && failure.is_none()
+        && recipient_id.is_none();
+    if nothing_new {
+        return None;
+    }
+    let counters = match (&state.campaign_id, moved) {
+        (Some(campaign_id), true) => Some(CampaignDelta {
+            campaign_id: campaign_id.clone(),
+            counters: Counters::delta(state.delivery, delivery),
+            failed_with: (delivery == Delivery::Failed)
+                .then(|| failure.as_ref().map(|f| f.code))
+                .flatten(),
+        }),
+        _ => None,
+    };
+    Some(MessageChange {
+        expected_version: state.version,
+        delivery,
+        reached_at,
+        unknown_statuses: unknown,
+        billing,
+        failure,
+        recipient_id,
+        biz_opaque_callback_data: callback,
+        counters,
+    })
+}
+
+/// What registering a message (the sender's acknowledgement) moves on its campaign: the
+/// contribution of whatever state statuses that arrived first already put it in.
+pub fn registration_delta(state: &MessageState, campaign_id: &str) -> CampaignDelta {
+    CampaignDelta {
+        campaign_id: campaign_id.to_owned(),
+        counters: Counters::of(state.delivery),
+        failed_with: (state.delivery == Delivery::Failed)
+            .then_some(state.failure_code)
+            .flatten(),
+    }
+}
+
+/// Applies a decided change to a state, as the store does (for tests and the in-batch fold).
+pub fn apply(state: &MessageState, change: &MessageChange) -> MessageState {
+    let mut next = state.clone();
+    next.version += 1;
+    next.delivery = change.delivery;
+    for (d, t) in &change.reached_at {
+        next.reached_at.insert(*d, *t);
+    }
+    next.unknown_statuses
+        .extend(change.unknown_statuses.iter().cloned());
+    next.has_billing |= change.billing.is_some();
+    if let Some(f) = &change.failure {
+        next.failure_code = Some(f.code);
+    }
+    next.has_recipient |= change.recipient_id.is_some();
+    next
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn obs(status: &str, timestamp: u64) -> Observation {
+        let delivery = Delivery::parse(status);
+        Observation {
+            status: status.to_owned(),
+            delivery,
+            timestamp,
+            recipient_id: Some("15551230001".into()),
+            billing: Billing::default(),
+            failure: (status == "failed").then(|| FailureReason {
+                code: 131026,
+                title: Some("Message undeliverable".into()),
+                message: None,
+                details: None,
+            }),
+            biz_opaque_callback_data: None,
+        }
+    }
+
+    fn attributed() -> MessageState {
+        MessageState {
+            campaign_id: Some("c-1".into()),
+            ..MessageState::default()
+        }
+    }
+
+    #[test]
+    fn a_duplicate_changes_nothing() {
+        let state = attributed();
+        let change = decide(&state, &[obs("delivered", 10)]).unwrap();
+        let after = apply(&state, &change);
+        assert_eq!(decide(&after, &[obs("delivered", 10)]), None);
+    }
+
+    #[test]
+    fn a_late_lower_status_only_fills_its_timestamp() {
+        let state = attributed();
+        let after = apply(&state, &decide(&state, &[obs("read", 95)]).unwrap());
+        let late = decide(&after, &[obs("sent", 1)]).unwrap();
+        assert_eq!(late.delivery, Delivery::Read);
+        assert_eq!(late.reached_at, vec![(Delivery::Sent, 1)]);
+        assert_eq!(late.counters, None);
+    }
+
+    #[test]
+    fn an_unattributed_message_keeps_its_state_but_moves_no_counter() {
+        let change = decide(&MessageState::default(), &[obs("delivered", 6)]).unwrap();
+        assert_eq!(change.delivery, Delivery::Delivered);
+        assert_eq!(change.counters, None);
+        let state = apply(&MessageState::default(), &change);
+        let on_register = registration_delta(&state, "c-1");
+        assert_eq!(on_register.counters, Counters::of(Delivery::Delivered));
+    }
+
+    #[test]
+    fn becoming_failed_counts_its_error_code_once() {
+        let state = attributed();
+        let change = decide(&state, &[obs("sent", 1), obs("failed", 3)]).unwrap();
+        let delta = change.counters.clone().unwrap();
+        assert_eq!(delta.failed_with, Some(131026));
+        assert_eq!(delta.counters.reached_failed, 1);
+        assert_eq!(delta.counters.reached_sent, 0);
+        let after = apply(&state, &change);
+        assert_eq!(decide(&after, &[obs("failed", 3), obs("sent", 1)]), None);
+    }
+
+    #[test]
+    fn an_unknown_status_is_recorded_once_and_counts_nothing() {
+        let state = attributed();
+        let change = decide(&state, &[obs("teleported", 5)]).unwrap();
+        assert_eq!(change.unknown_statuses, vec!["teleported".to_owned()]);
+        assert_eq!(change.counters, None);
+        assert_eq!(
+            decide(&apply(&state, &change), &[obs("teleported", 5)]),
+            None
+        );
+    }
+
+    proptest! {
+        /// Any split of any permutation of statuses into successive batches ends in the same
+        /// state and the same total counter movement as processing them all at once.
+        #[test]
+        fn batches_in_any_order_converge(
+            picks in prop::collection::vec(0usize..5, 1..10),
+            cuts in prop::collection::vec(any::<bool>(), 10),
+            rotate in 0usize..10,
+        ) {
+            let all = [obs("sent", 1), obs("delivered", 6), obs("read", 95), obs("failed", 3), obs("teleported", 7)];
+            let mut list: Vec<Observation> = picks.iter().map(|i| all[*i].clone()).collect();
+            let r = rotate % list.len();
+            list.rotate_left(r);
+
+            let run = |batches: Vec<Vec<Observation>>| {
+                let mut state = attributed();
+                let mut total = Counters::default();
+                for batch in batches {
+                    if let Some(change) = decide(&state, &batch) {
+                        if let Some(d) = &change.counters { total.add(&d.counters); }
+                        state = apply(&state, &change);
+                    }
+                }
+                (state.delivery, state.reached_at, total)
+            };
+            let mut batches = vec![vec![]];
+            for (i, o) in list.iter().enumerate() {
+                if cuts[i % cuts.len()] { batches.push(vec![]); }
+                batches.last_mut().unwrap().push(o.clone());
+            }
+            let once = run(vec![list.clone()]);
+            let split = run(batches);
+            prop_assert_eq!(&once, &split);
+            prop_assert_eq!(once.2, Counters::of(once.0));
+        }
+    }
+}

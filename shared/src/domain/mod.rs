@@ -1,0 +1,5 @@
+//! Pure rules: no AWS types, no I/O. The store executes what these decide.
+
+pub mod message;
+pub mod status;
+pub mod template;

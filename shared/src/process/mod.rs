@@ -1,0 +1,415 @@
+//! The processor feature: a batch of queued webhooks into table state.
+//!
+//! Per batch: parse every record once; route every event to its tenant (phone number id for
+//! statuses, WABA id for the rest; routes cached per container); group statuses by message so
+//! one batch makes at most one write per message, whatever the duplication; read those messages'
+//! states in bulk; decide (pure) and write each change conditionally on the state read.
+//! Records whose writes failed transiently are reported as batch item failures; records that can
+//! never succeed are parked on the dead-letter queue with their reason and not retried.
+
+mod routing;
+mod templates;
+
+use crate::domain::message::{self, Billing, FailureReason, MessageState, Observation};
+use crate::domain::status::Delivery;
+use crate::meta::payload::Status;
+use crate::meta::{self, EventKind, Notification};
+use crate::queue::{OutgoingMessage, Queue};
+use crate::store::{FeedEntry, MessageKey, Store, StoreError};
+use futures::stream::{self, StreamExt};
+use routing::RouteCache;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use tracing::{error, info, info_span, warn, Instrument};
+
+/// How many message writes run at once within a batch.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+/// Conditional writes that lose a race are decided again from a fresh read this many times.
+const MAX_ATTEMPTS: usize = 5;
+
+/// One SQS record, as the processor needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedRecord {
+    pub message_id: String,
+    pub body: String,
+}
+
+/// What a batch did, for logs, the handler and tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Message ids to report as batch item failures (retried by SQS, then the DLQ).
+    pub failed: Vec<String>,
+    /// Message ids parked on the dead-letter queue: they can never succeed.
+    pub parked: Vec<String>,
+    pub statuses: usize,
+    /// Message items written (at most one per message per batch).
+    pub messages_written: usize,
+    /// Statuses that changed nothing (duplicates, late lower statuses with their time known).
+    pub messages_unchanged: usize,
+    pub unrouted: usize,
+    pub template_events: usize,
+    pub ignored: usize,
+}
+
+/// The processor: store, dead-letter queue and route cache, built once per container.
+#[derive(Debug)]
+pub struct Processor {
+    store: Store,
+    dead_letters: Queue,
+    concurrency: usize,
+    routes: RouteCache,
+}
+
+/// A record's fate so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Fate {
+    Ok,
+    Retry,
+    Park(&'static str),
+}
+
+impl Processor {
+    /// A processor writing to `store`, parking to `dead_letters`.
+    pub fn new(store: Store, dead_letters: Queue, concurrency: usize) -> Self {
+        Self {
+            store,
+            dead_letters,
+            concurrency: concurrency.max(1),
+            routes: RouteCache::default(),
+        }
+    }
+
+    /// The store it writes to.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Processes a batch. Never fails as a whole: each record ends applied, failed (retry) or
+    /// parked.
+    pub async fn process(&self, records: &[QueuedRecord]) -> BatchOutcome {
+        let mut outcome = BatchOutcome::default();
+        let mut fates = vec![Fate::Ok; records.len()];
+
+        let mut parsed = Vec::with_capacity(records.len());
+        for (i, record) in records.iter().enumerate() {
+            match meta::parse(record.body.as_bytes()) {
+                Ok(notification) => parsed.push((i, notification)),
+                Err(e) => {
+                    warn!(message_id = %record.message_id, reason = e.reason(), error = %e, "record cannot be parsed");
+                    fates[i] = Fate::Park(e.reason());
+                }
+            }
+        }
+
+        // Route every event of the batch with one lookup for the ids not cached yet.
+        let mut phones = BTreeSet::new();
+        let mut wabas = BTreeSet::new();
+        for (_, n) in &parsed {
+            if let Notification::Events(events) = n {
+                for e in events {
+                    wabas.insert(e.waba_id.to_string());
+                    if let EventKind::Status {
+                        phone_number_id, ..
+                    } = &e.kind
+                    {
+                        phones.insert(phone_number_id.to_string());
+                    }
+                }
+            }
+        }
+        let routes = match self.routes.resolve(&self.store, &phones, &wabas).await {
+            Ok(r) => r,
+            Err(e) => {
+                error!(error = %e, "routing lookup failed; the whole batch is retried");
+                outcome.failed = records.iter().map(|r| r.message_id.clone()).collect();
+                return outcome;
+            }
+        };
+
+        let mut statuses: BTreeMap<MessageKey, Vec<(usize, Observation)>> = BTreeMap::new();
+        let mut template_work = Vec::new();
+        for (i, notification) in &parsed {
+            let events = match notification {
+                Notification::Events(events) => events,
+                Notification::DashboardTest { field } => {
+                    info!(metric = "dashboard_test", field = %field, "WhatsApp Manager test webhook ignored");
+                    outcome.ignored += 1;
+                    continue;
+                }
+                Notification::OtherObject { object } => {
+                    info!(metric = "other_object", object = %object, "not a WhatsApp notification; ignored");
+                    outcome.ignored += 1;
+                    continue;
+                }
+            };
+            for event in events {
+                match &event.kind {
+                    EventKind::Status {
+                        phone_number_id,
+                        status,
+                    } => {
+                        outcome.statuses += 1;
+                        match routes.phone(phone_number_id, &event.waba_id) {
+                            Ok(tenant_id) => {
+                                let key = MessageKey {
+                                    tenant_id: tenant_id.to_owned(),
+                                    wamid: status.id.to_string(),
+                                };
+                                statuses
+                                    .entry(key)
+                                    .or_default()
+                                    .push((*i, observation(status)));
+                            }
+                            Err(reason) => {
+                                outcome.unrouted += 1;
+                                let fields = [
+                                    ("phone_number_id", crate::store::s(phone_number_id.as_ref())),
+                                    ("waba_id", crate::store::s(event.waba_id.as_ref())),
+                                    ("wamid", crate::store::s(status.id.as_ref())),
+                                    ("status", crate::store::s(status.status.as_str())),
+                                ];
+                                let id = crate::store::stable_id(&[
+                                    reason,
+                                    &status.id,
+                                    status.status.as_str(),
+                                ]);
+                                if let Err(e) =
+                                    self.store.record_unrouted(&id, reason, &fields).await
+                                {
+                                    fates[*i] = fates[*i].max(fate_of(&e));
+                                }
+                                warn!(metric = "unrouted", reason, phone_number_id = %phone_number_id, waba_id = %event.waba_id, "status not routed");
+                            }
+                        }
+                    }
+                    EventKind::Inbound { .. } => {
+                        info!(metric = "inbound_message", waba_id = %event.waba_id, "inbound message (not a status) ignored");
+                        outcome.ignored += 1;
+                    }
+                    EventKind::Unhandled { field } => {
+                        info!(metric = "unhandled_field", field = %field, waba_id = %event.waba_id, "change field not handled; ignored");
+                        outcome.ignored += 1;
+                    }
+                    _ => template_work.push((*i, event)),
+                }
+            }
+        }
+
+        // Statuses: one read for all, then at most one conditional write per message.
+        let keys: Vec<MessageKey> = statuses.keys().cloned().collect();
+        let states = match self.store.message_states(&keys).await {
+            Ok(s) => s,
+            Err(e) => {
+                error!(error = %e, "reading message states failed");
+                for (i, _) in statuses.values().flatten() {
+                    fates[*i] = fates[*i].max(fate_of(&e));
+                }
+                HashMap::new()
+            }
+        };
+        let results: Vec<(Vec<usize>, Result<bool, StoreError>)> =
+            stream::iter(statuses.into_iter())
+                .filter(|(key, _)| futures::future::ready(states.contains_key(key)))
+                .map(|(key, list)| {
+                    let state = states.get(&key).cloned().unwrap_or_default();
+                    let span =
+                        info_span!("message", tenant_id = %key.tenant_id, wamid = %key.wamid);
+                    async move {
+                        let records: Vec<usize> = list.iter().map(|(i, _)| *i).collect();
+                        let observations: Vec<Observation> =
+                            list.into_iter().map(|(_, o)| o).collect();
+                        (
+                            records,
+                            self.apply_statuses(&key, state, &observations).await,
+                        )
+                    }
+                    .instrument(span)
+                })
+                .buffer_unordered(self.concurrency)
+                .collect()
+                .await;
+        for (records_of_message, result) in results {
+            match result {
+                Ok(true) => outcome.messages_written += 1,
+                Ok(false) => outcome.messages_unchanged += 1,
+                Err(e) => {
+                    error!(error = %e, transient = e.is_transient(), "message write failed");
+                    for i in records_of_message {
+                        fates[i] = fates[i].max(fate_of(&e));
+                    }
+                }
+            }
+        }
+
+        // Template, phone and account events: rare; applied in event-time order.
+        template_work.sort_by_key(|(_, e)| e.entry_time);
+        for (i, event) in template_work {
+            outcome.template_events += 1;
+            let result = match routes.waba(&event.waba_id) {
+                Some(tenant_id) => self.apply_account_event(tenant_id, event).await,
+                None => {
+                    outcome.unrouted += 1;
+                    warn!(metric = "unrouted", reason = "unknown_waba", waba_id = %event.waba_id, "event not routed");
+                    let id = crate::store::stable_id(&[
+                        "unknown_waba",
+                        &event.waba_id,
+                        &format!("{:?}", event.entry_time),
+                    ]);
+                    self.store
+                        .record_unrouted(
+                            &id,
+                            "unknown_waba",
+                            &[("waba_id", crate::store::s(event.waba_id.as_ref()))],
+                        )
+                        .await
+                        .map(|_| ())
+                }
+            };
+            if let Err(e) = result {
+                error!(error = %e, waba_id = %event.waba_id, "account event failed");
+                fates[i] = fates[i].max(fate_of(&e));
+            }
+        }
+
+        self.settle(records, &fates, &mut outcome).await;
+        info!(
+            records = records.len(),
+            statuses = outcome.statuses,
+            messages_written = outcome.messages_written,
+            messages_unchanged = outcome.messages_unchanged,
+            unrouted = outcome.unrouted,
+            template_events = outcome.template_events,
+            ignored = outcome.ignored,
+            failed = outcome.failed.len(),
+            parked = outcome.parked.len(),
+            "batch processed"
+        );
+        outcome
+    }
+
+    /// Decides and writes one message's change; on a lost race, reads again and re-decides.
+    /// `Ok(false)` when the statuses changed nothing.
+    async fn apply_statuses(
+        &self,
+        key: &MessageKey,
+        mut state: MessageState,
+        observations: &[Observation],
+    ) -> Result<bool, StoreError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(change) = message::decide(&state, observations) else {
+                return Ok(false);
+            };
+            let feed = change.transitioned(state.delivery).then(|| FeedEntry {
+                kind: "message_status",
+                summary: serde_json::json!({
+                    "wamid": key.wamid,
+                    "campaign_id": state.campaign_id,
+                    "from": state.delivery.as_str(),
+                    "to": change.delivery.as_str(),
+                })
+                .to_string(),
+            });
+            match self.store.write_message(key, &change, feed).await {
+                Ok(()) => {
+                    if state.campaign_id.is_none() && change.transitioned(state.delivery) {
+                        info!(
+                            metric = "unattributed_status",
+                            to = change.delivery.as_str(),
+                            "status kept for a message not registered yet"
+                        );
+                    }
+                    return Ok(true);
+                }
+                Err(StoreError::Conflict) => state = self.store.message_state(key).await?,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    /// Reports failures and parks what can never succeed (a failed park is retried instead).
+    async fn settle(&self, records: &[QueuedRecord], fates: &[Fate], outcome: &mut BatchOutcome) {
+        for (record, fate) in records.iter().zip(fates) {
+            match fate {
+                Fate::Ok => {}
+                Fate::Retry => outcome.failed.push(record.message_id.clone()),
+                Fate::Park(reason) => {
+                    let message = OutgoingMessage {
+                        body: record.body.clone(),
+                        attributes: vec![
+                            (crate::ingest::ATTR_PARKED_REASON, (*reason).to_owned()),
+                            ("source_message_id", record.message_id.clone()),
+                        ],
+                    };
+                    match self.dead_letters.send_all(vec![message]).await {
+                        Ok(()) => {
+                            warn!(message_id = %record.message_id, reason, "record parked on the dead-letter queue");
+                            outcome.parked.push(record.message_id.clone());
+                        }
+                        Err(e) => {
+                            error!(message_id = %record.message_id, error = %e, "parking failed; record will be retried");
+                            outcome.failed.push(record.message_id.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn fate_of(e: &StoreError) -> Fate {
+    if e.is_transient() {
+        Fate::Retry
+    } else {
+        Fate::Park("store_refused")
+    }
+}
+
+/// A status in domain terms (free text cut to size; nothing here is logged).
+fn observation(status: &Status<'_>) -> Observation {
+    let clip = |s: &str| crate::store::clip(s).to_owned();
+    Observation {
+        status: status.status.as_str().to_owned(),
+        delivery: Delivery::of_status(&status.status),
+        timestamp: status.timestamp,
+        recipient_id: status.recipient_id.as_deref().map(str::to_owned),
+        billing: Billing {
+            billable: status.pricing.as_ref().and_then(|p| p.billable),
+            pricing_model: status
+                .pricing
+                .as_ref()
+                .and_then(|p| p.pricing_model.as_deref())
+                .map(str::to_owned),
+            pricing_category: status
+                .pricing
+                .as_ref()
+                .and_then(|p| p.category.as_deref())
+                .map(str::to_owned),
+            pricing_type: status
+                .pricing
+                .as_ref()
+                .and_then(|p| p.kind.as_deref())
+                .map(str::to_owned),
+            conversation_id: status.conversation.as_ref().map(|c| c.id.to_string()),
+            conversation_origin: status
+                .conversation
+                .as_ref()
+                .and_then(|c| c.origin.as_ref())
+                .map(|o| o.kind.to_string()),
+            conversation_expires_at: status
+                .conversation
+                .as_ref()
+                .and_then(|c| c.expiration_timestamp),
+        },
+        failure: status.errors.first().map(|e| FailureReason {
+            code: e.code,
+            title: e.title.as_deref().map(clip),
+            message: e.message.as_deref().map(clip),
+            details: e
+                .error_data
+                .as_ref()
+                .and_then(|d| d.details.as_deref())
+                .map(clip),
+        }),
+        biz_opaque_callback_data: status.biz_opaque_callback_data.as_deref().map(clip),
+    }
+}

@@ -1,0 +1,428 @@
+//! Template, phone-number and account events of one tenant: template item, history, alerts,
+//! feed, and the campaigns they pause or release.
+
+use super::Processor;
+use crate::domain::template::{
+    self, AlertSpec, CampaignAction, Severity, TemplateChange, TemplateState,
+};
+use crate::meta::{Event, EventKind};
+use crate::store::{clip, now, s, stable_id, FeedEntry, HoldOutcome, ReleaseOutcome, StoreError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use tracing::{info, warn};
+
+impl Processor {
+    /// Applies one non-status event of a routed tenant.
+    pub(super) async fn apply_account_event(
+        &self,
+        tenant_id: &str,
+        event: &Event<'_>,
+    ) -> Result<(), StoreError> {
+        // Meta always sends entry.time on these; without it the event is ordered as "now".
+        let time = event.entry_time.unwrap_or_else(now);
+        match &event.kind {
+            EventKind::TemplateStatus(u) => {
+                let change = TemplateChange::Status {
+                    event: u.event.clone(),
+                    reason: u.reason.as_deref().map(|r| clip(r).to_owned()),
+                    other_info_title: u
+                        .other_info
+                        .as_ref()
+                        .and_then(|o| o.title.as_deref())
+                        .map(str::to_owned),
+                };
+                let mut details = Vec::new();
+                if let Some(r) = &u.rejection_info {
+                    details.push(("rejection_reason", r.reason.as_deref().map(|x| s(clip(x)))));
+                    details.push((
+                        "recommendation",
+                        r.recommendation.as_deref().map(|x| s(clip(x))),
+                    ));
+                }
+                if let Some(d) = u.disable_info.as_ref().and_then(|d| d.disable_date) {
+                    details.push(("disable_date", Some(crate::store::n(d))));
+                }
+                if let Some(o) = &u.other_info {
+                    details.push((
+                        "other_info_description",
+                        o.description.as_deref().map(|x| s(clip(x))),
+                    ));
+                }
+                if let Some(c) = &u.message_template_category {
+                    details.push(("category", Some(s(c.as_ref()))));
+                }
+                self.apply_template_change(tenant_id, u.message_template_id, time, change, details)
+                    .await
+            }
+            EventKind::TemplateQuality(u) => {
+                let change = TemplateChange::Quality {
+                    previous: u.previous_quality_score.clone(),
+                    new: u.new_quality_score.clone(),
+                };
+                self.apply_template_change(
+                    tenant_id,
+                    u.message_template_id,
+                    time,
+                    change,
+                    Vec::new(),
+                )
+                .await
+            }
+            EventKind::TemplateCategory(u) => {
+                let change = TemplateChange::Category {
+                    previous: u.previous_category.as_deref().map(str::to_owned),
+                    new: u.new_category.as_deref().map(str::to_owned),
+                    correct: u.correct_category.as_deref().map(str::to_owned),
+                    at: u.category_update_timestamp,
+                };
+                self.apply_template_change(
+                    tenant_id,
+                    u.message_template_id,
+                    time,
+                    change,
+                    Vec::new(),
+                )
+                .await
+            }
+            EventKind::PhoneNumberQuality(u) => {
+                let Some(phone_number_id) = self
+                    .store
+                    .phone_by_display_number(tenant_id, &u.display_phone_number)
+                    .await?
+                else {
+                    warn!(
+                        metric = "unrouted",
+                        reason = "unknown_display_number",
+                        tenant_id,
+                        "phone quality event for a number the tenant does not have"
+                    );
+                    return Ok(());
+                };
+                self.store
+                    .record_phone_quality(
+                        tenant_id,
+                        &phone_number_id,
+                        &u.event,
+                        u.current_limit.as_deref(),
+                        time,
+                    )
+                    .await?;
+                let severity = match u.event.as_ref() {
+                    "DOWNGRADE" | "FLAGGED" => Severity::Warning,
+                    _ => Severity::Info,
+                };
+                let spec = AlertSpec {
+                    severity,
+                    kind: "phone_quality",
+                    title: format!(
+                        "phone number {} {}{}",
+                        phone_number_id,
+                        u.event.to_lowercase(),
+                        u.current_limit
+                            .as_deref()
+                            .map(|l| format!(" to {l}"))
+                            .unwrap_or_default()
+                    ),
+                };
+                self.raise(tenant_id, &format!("phone:{phone_number_id}"), &spec, time)
+                    .await
+            }
+            EventKind::AccountUpdate(u) => {
+                let ban_state = u.ban_info.as_ref().map(|b| b.waba_ban_state.as_ref());
+                let ban_date = u.ban_info.as_ref().and_then(|b| b.waba_ban_date.as_deref());
+                self.store
+                    .record_account_state(
+                        tenant_id,
+                        &event.waba_id,
+                        &u.event,
+                        ban_state,
+                        ban_date,
+                        time,
+                    )
+                    .await?;
+                let subject = format!("waba:{}", event.waba_id);
+                let hold = format!("ban:{}", event.waba_id);
+                match ban_state {
+                    Some("SCHEDULE_FOR_DISABLE") => {
+                        let spec = AlertSpec {
+                            severity: Severity::Critical,
+                            kind: "account_disable_scheduled",
+                            title: format!(
+                                "account scheduled for disable on {}",
+                                ban_date.unwrap_or("an unknown date")
+                            ),
+                        };
+                        self.raise(tenant_id, &subject, &spec, time).await
+                    }
+                    Some("DISABLE") => {
+                        let spec = AlertSpec {
+                            severity: Severity::Critical,
+                            kind: "account_disabled",
+                            title: "account disabled: every active campaign paused".into(),
+                        };
+                        self.raise(tenant_id, &subject, &spec, time).await?;
+                        let campaigns = self
+                            .store
+                            .campaigns_of_waba(tenant_id, &event.waba_id)
+                            .await?;
+                        for c in campaigns {
+                            self.hold(tenant_id, &c.campaign_id, &hold, "account disabled", time)
+                                .await?;
+                        }
+                        Ok(())
+                    }
+                    Some("REINSTATE") => {
+                        let resume = self.store.auto_resume(tenant_id).await?;
+                        let campaigns = self
+                            .store
+                            .campaigns_of_waba(tenant_id, &event.waba_id)
+                            .await?;
+                        for c in campaigns.iter().filter(|c| holds(c, &hold)) {
+                            self.release(tenant_id, &c.campaign_id, &hold, resume, time)
+                                .await?;
+                        }
+                        let spec = AlertSpec {
+                            severity: Severity::Info,
+                            kind: "account_reinstated",
+                            title: "account reinstated".into(),
+                        };
+                        self.raise(tenant_id, &subject, &spec, time).await
+                    }
+                    _ => {
+                        info!(tenant_id, event = %u.event, "account update recorded");
+                        Ok(())
+                    }
+                }
+            }
+            EventKind::Status { .. } | EventKind::Inbound { .. } | EventKind::Unhandled { .. } => {
+                Ok(())
+            }
+        }
+    }
+
+    async fn apply_template_change(
+        &self,
+        tenant_id: &str,
+        template_id: u64,
+        time: u64,
+        change: TemplateChange,
+        details: Vec<(&str, Option<AttributeValue>)>,
+    ) -> Result<(), StoreError> {
+        let Some(record) = self.store.template(tenant_id, template_id).await? else {
+            warn!(
+                metric = "unrouted",
+                reason = "unknown_template",
+                tenant_id,
+                template_id,
+                "event for a template the tenant does not have"
+            );
+            let id = stable_id(&[
+                "unknown_template",
+                tenant_id,
+                &template_id.to_string(),
+                &time.to_string(),
+            ]);
+            self.store
+                .record_unrouted(
+                    &id,
+                    "unknown_template",
+                    &[
+                        ("tenant_id", s(tenant_id)),
+                        ("template_id", crate::store::n(template_id)),
+                    ],
+                )
+                .await?;
+            return Ok(());
+        };
+        let state = TemplateState::from(&record);
+        let decision = template::decide(&state, &change, time);
+        let mut applied = false;
+        if let Some(update) = &decision.update {
+            applied = self
+                .store
+                .apply_template_update(tenant_id, template_id, change.aspect(), time, update)
+                .await?;
+        }
+        let stale = decision.stale || (decision.update.is_some() && !applied);
+        let history_event = change.history_event();
+        let mut fields: Vec<(&str, AttributeValue)> = vec![("stale", AttributeValue::Bool(stale))];
+        if let TemplateChange::Status {
+            reason: Some(r), ..
+        } = &change
+        {
+            fields.push(("reason", s(r.as_str())));
+        }
+        if let TemplateChange::Status {
+            other_info_title: Some(t),
+            ..
+        } = &change
+        {
+            fields.push(("other_info_title", s(t.as_str())));
+        }
+        if let TemplateChange::Status { event, .. } = &change {
+            if event.is_unknown() {
+                warn!(metric = "unknown_template_event", tenant_id, template_id, event = %event, "template event not known; kept in history only");
+            }
+        }
+        fields.extend(details.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
+        self.store
+            .append_template_history(tenant_id, template_id, time, &history_event, &fields)
+            .await?;
+        if applied {
+            let feed = FeedEntry {
+                kind: "template",
+                summary: serde_json::json!({"template_id": template_id, "event": history_event})
+                    .to_string(),
+            };
+            self.store.append_feed(tenant_id, &feed).await?;
+        }
+        if let Some(spec) = &decision.alert {
+            self.raise(tenant_id, &format!("template:{template_id}"), spec, time)
+                .await?;
+        }
+        let hold = format!("template:{template_id}");
+        match decision.campaigns {
+            CampaignAction::None => {}
+            CampaignAction::Pause { reason } => {
+                for c in self
+                    .store
+                    .campaigns_using_template(tenant_id, template_id)
+                    .await?
+                {
+                    self.hold(tenant_id, &c.campaign_id, &hold, &reason, time)
+                        .await?;
+                }
+            }
+            CampaignAction::Release => {
+                let resume = self.store.auto_resume(tenant_id).await?;
+                for c in self
+                    .store
+                    .campaigns_using_template(tenant_id, template_id)
+                    .await?
+                {
+                    if holds(&c, &hold) {
+                        self.release(tenant_id, &c.campaign_id, &hold, resume, time)
+                            .await?;
+                    }
+                }
+            }
+        }
+        info!(tenant_id, template_id, event = %history_event, stale, applied, "template event applied");
+        Ok(())
+    }
+
+    async fn raise(
+        &self,
+        tenant_id: &str,
+        subject: &str,
+        spec: &AlertSpec,
+        time: u64,
+    ) -> Result<(), StoreError> {
+        if self
+            .store
+            .raise_alert(tenant_id, subject, spec, time)
+            .await?
+        {
+            let feed = FeedEntry {
+                kind: "alert",
+                summary: serde_json::json!({"subject": subject, "kind": spec.kind, "severity": spec.severity.as_str()}).to_string(),
+            };
+            self.store.append_feed(tenant_id, &feed).await?;
+        }
+        Ok(())
+    }
+
+    async fn hold(
+        &self,
+        tenant_id: &str,
+        campaign_id: &str,
+        hold: &str,
+        reason: &str,
+        time: u64,
+    ) -> Result<(), StoreError> {
+        if self
+            .store
+            .hold_campaign(tenant_id, campaign_id, hold, reason, time)
+            .await?
+            == HoldOutcome::Paused
+        {
+            let id = stable_id(&["pause", campaign_id, hold, &time.to_string()]);
+            self.store
+                .audit(
+                    tenant_id,
+                    &id,
+                    time,
+                    &[
+                        ("action", s("campaign_paused")),
+                        ("actor", s("system")),
+                        ("campaign_id", s(campaign_id)),
+                        ("cause", s(hold)),
+                        ("reason", s(reason)),
+                    ],
+                )
+                .await?;
+            let feed = FeedEntry {
+                kind: "campaign_paused",
+                summary:
+                    serde_json::json!({"campaign_id": campaign_id, "cause": hold, "reason": reason})
+                        .to_string(),
+            };
+            self.store.append_feed(tenant_id, &feed).await?;
+            info!(
+                tenant_id,
+                campaign_id,
+                cause = hold,
+                "campaign paused automatically"
+            );
+        }
+        Ok(())
+    }
+
+    async fn release(
+        &self,
+        tenant_id: &str,
+        campaign_id: &str,
+        hold: &str,
+        resume: bool,
+        time: u64,
+    ) -> Result<(), StoreError> {
+        if self
+            .store
+            .release_campaign(tenant_id, campaign_id, hold, resume)
+            .await?
+            == ReleaseOutcome::Resumed
+        {
+            let id = stable_id(&["resume", campaign_id, hold, &time.to_string()]);
+            self.store
+                .audit(
+                    tenant_id,
+                    &id,
+                    time,
+                    &[
+                        ("action", s("campaign_resumed")),
+                        ("actor", s("system")),
+                        ("campaign_id", s(campaign_id)),
+                        ("cause", s(hold)),
+                    ],
+                )
+                .await?;
+            let feed = FeedEntry {
+                kind: "campaign_resumed",
+                summary: serde_json::json!({"campaign_id": campaign_id, "cause": hold}).to_string(),
+            };
+            self.store.append_feed(tenant_id, &feed).await?;
+            info!(
+                tenant_id,
+                campaign_id,
+                cause = hold,
+                "campaign resumed automatically"
+            );
+        }
+        Ok(())
+    }
+}
+
+fn holds(c: &crate::store::CampaignRecord, hold: &str) -> bool {
+    c.holds
+        .as_ref()
+        .is_some_and(|h| h.iter().any(|x| x == hold))
+}

@@ -1,0 +1,301 @@
+//! Campaign items: counters (moved by message writes), and holds that pause and resume them.
+//!
+//! A campaign is paused by *holds*: `template:<id>` (a template PAUSED or DISABLED), `ban:<waba>`
+//! (an account ban), plus `paused_by_user` for a person's pause. It may resume automatically only
+//! when it was paused automatically, no hold is left, and no person paused it.
+
+use super::expr::Expr;
+use super::{dynamo, key, keys, n, now, s, Store, StoreError};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use serde::Deserialize;
+
+/// Campaign statuses.
+pub const ACTIVE: &str = "ACTIVE";
+pub const PAUSED: &str = "PAUSED";
+
+/// A campaign as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CampaignRecord {
+    pub campaign_id: String,
+    pub tenant_id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub template_id: u64,
+    pub phone_number_id: String,
+    #[serde(default)]
+    pub waba_id: Option<String>,
+    pub status: String,
+    #[serde(default)]
+    pub registered: i64,
+    #[serde(default)]
+    pub reached_sent: i64,
+    #[serde(default)]
+    pub reached_delivered: i64,
+    #[serde(default)]
+    pub reached_read: i64,
+    #[serde(default)]
+    pub reached_failed: i64,
+    #[serde(default)]
+    pub current_sent: i64,
+    #[serde(default)]
+    pub current_delivered: i64,
+    #[serde(default)]
+    pub current_read: i64,
+    #[serde(default)]
+    pub current_played: i64,
+    #[serde(default)]
+    pub current_failed: i64,
+    #[serde(default)]
+    pub holds: Option<Vec<String>>,
+    #[serde(default)]
+    pub paused_by_user: Option<bool>,
+    #[serde(default)]
+    pub auto_paused_by: Option<String>,
+    #[serde(default)]
+    pub pause_reason: Option<String>,
+    #[serde(default)]
+    pub paused_at: Option<u64>,
+}
+
+/// A campaign to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCampaign {
+    pub campaign_id: String,
+    pub name: Option<String>,
+    pub template_id: u64,
+    pub phone_number_id: String,
+    pub waba_id: Option<String>,
+    pub status: String,
+}
+
+/// What placing a hold did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldOutcome {
+    /// The campaign was ACTIVE and is now PAUSED.
+    Paused,
+    /// Already paused automatically: the hold was added (or was there already).
+    AlreadyPaused,
+    /// Not ACTIVE and not automatically paused (completed, or paused by a person): untouched.
+    Untouched,
+}
+
+/// What releasing a hold did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseOutcome {
+    /// No hold left, paused automatically, not by a person, and resuming allowed: ACTIVE again.
+    Resumed,
+    /// The hold is gone; the campaign stays as it is.
+    Released,
+}
+
+impl Store {
+    /// Creates a campaign (`false` when it exists).
+    pub async fn create_campaign(
+        &self,
+        tenant_id: &str,
+        c: &NewCampaign,
+    ) -> Result<bool, StoreError> {
+        let mut item = key(keys::tenant(tenant_id), keys::campaign(&c.campaign_id));
+        item.insert("entity".into(), s("campaign"));
+        item.insert("campaign_id".into(), s(&c.campaign_id));
+        item.insert("tenant_id".into(), s(tenant_id));
+        item.insert("template_id".into(), n(c.template_id));
+        item.insert("phone_number_id".into(), s(&c.phone_number_id));
+        item.insert("status".into(), s(&c.status));
+        item.insert("created_at".into(), n(now()));
+        item.insert(
+            "gsi1pk".into(),
+            s(keys::template_campaigns(tenant_id, c.template_id)),
+        );
+        item.insert("gsi1sk".into(), s(keys::campaign(&c.campaign_id)));
+        if let Some(name) = &c.name {
+            item.insert("name".into(), s(name));
+        }
+        if let Some(waba) = &c.waba_id {
+            item.insert("waba_id".into(), s(waba));
+        }
+        self.put_new(item).await
+    }
+
+    /// One campaign.
+    pub async fn campaign(
+        &self,
+        tenant_id: &str,
+        campaign_id: &str,
+    ) -> Result<Option<CampaignRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                keys::tenant(tenant_id),
+                keys::campaign(campaign_id),
+            )))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        out.item
+            .map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(Into::into)
+    }
+
+    /// The campaigns that use a template, through the template index (never a scan).
+    pub async fn campaigns_using_template(
+        &self,
+        tenant_id: &str,
+        template_id: u64,
+    ) -> Result<Vec<CampaignRecord>, StoreError> {
+        let mut campaigns = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::GSI1)
+                .key_condition_expression("gsi1pk = :pk")
+                .expression_attribute_values(
+                    ":pk",
+                    s(keys::template_campaigns(tenant_id, template_id)),
+                )
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(dynamo)?;
+            campaigns.extend(serde_dynamo::from_items::<_, CampaignRecord>(
+                out.items.unwrap_or_default(),
+            )?);
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(campaigns),
+            }
+        }
+    }
+
+    /// A tenant's campaigns on one WABA (a ban holds all of them): one Query of the tenant's
+    /// partition, campaigns only.
+    pub async fn campaigns_of_waba(
+        &self,
+        tenant_id: &str,
+        waba_id: &str,
+    ) -> Result<Vec<CampaignRecord>, StoreError> {
+        let mut campaigns = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .filter_expression("waba_id = :waba")
+                .expression_attribute_values(":pk", s(keys::tenant(tenant_id)))
+                .expression_attribute_values(":prefix", s("CAMPAIGN#"))
+                .expression_attribute_values(":waba", s(waba_id))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(dynamo)?;
+            campaigns.extend(serde_dynamo::from_items::<_, CampaignRecord>(
+                out.items.unwrap_or_default(),
+            )?);
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(campaigns),
+            }
+        }
+    }
+
+    /// Places an automatic hold: an ACTIVE campaign pauses (recording the reason and which
+    /// hold paused it); one already paused automatically keeps the extra hold.
+    pub async fn hold_campaign(
+        &self,
+        tenant_id: &str,
+        campaign_id: &str,
+        hold: &str,
+        reason: &str,
+        time: u64,
+    ) -> Result<HoldOutcome, StoreError> {
+        let mut e = Expr::new();
+        e.set("status", s(PAUSED))
+            .set_if_absent("pause_reason", s(reason))
+            .set_if_absent("paused_at", n(time))
+            .set_if_absent("auto_paused_by", s(hold))
+            .set("updated_at", n(now()))
+            .add("holds", AttributeValue::Ss(vec![hold.to_owned()]));
+        let (status, holds) = (e.name("status"), e.name("holds"));
+        let (active, paused) = (e.value(s(ACTIVE)), e.value(s(PAUSED)));
+        e.condition(format!(
+            "{status} = {active} OR ({status} = {paused} AND attribute_exists({holds}))"
+        ));
+        let campaign_key = key(keys::tenant(tenant_id), keys::campaign(campaign_id));
+        match self
+            .update(campaign_key, e, Some(ReturnValue::UpdatedOld))
+            .await
+        {
+            Ok(old) => {
+                let was = old
+                    .as_ref()
+                    .and_then(|a| a.get("status"))
+                    .and_then(|v| v.as_s().ok());
+                Ok(if was.map(String::as_str) == Some(ACTIVE) {
+                    HoldOutcome::Paused
+                } else {
+                    HoldOutcome::AlreadyPaused
+                })
+            }
+            Err(StoreError::Conflict) => Ok(HoldOutcome::Untouched),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Releases an automatic hold; with `resume`, a campaign paused automatically that has no
+    /// hold left and that no person paused becomes ACTIVE again.
+    pub async fn release_campaign(
+        &self,
+        tenant_id: &str,
+        campaign_id: &str,
+        hold: &str,
+        resume: bool,
+    ) -> Result<ReleaseOutcome, StoreError> {
+        let campaign_key = key(keys::tenant(tenant_id), keys::campaign(campaign_id));
+        let mut e = Expr::new();
+        e.delete("holds", AttributeValue::Ss(vec![hold.to_owned()]))
+            .set("updated_at", n(now()));
+        let pk = e.name("pk");
+        e.condition(format!("attribute_exists({pk})"));
+        match self.update(campaign_key.clone(), e, None).await {
+            Ok(_) => {}
+            Err(StoreError::Conflict) => {
+                return Err(StoreError::Refused("campaign does not exist"))
+            }
+            Err(e) => return Err(e),
+        }
+        if !resume {
+            return Ok(ReleaseOutcome::Released);
+        }
+        let mut e = Expr::new();
+        e.set("status", s(ACTIVE))
+            .set("resumed_at", n(now()))
+            .set("updated_at", n(now()))
+            .remove("pause_reason")
+            .remove("paused_at")
+            .remove("auto_paused_by");
+        let (status, holds, auto, by_user) = (
+            e.name("status"),
+            e.name("holds"),
+            e.name("auto_paused_by"),
+            e.name("paused_by_user"),
+        );
+        let (paused, yes) = (e.value(s(PAUSED)), e.value(AttributeValue::Bool(true)));
+        e.condition(format!(
+            "{status} = {paused} AND attribute_not_exists({holds}) AND attribute_exists({auto}) AND (attribute_not_exists({by_user}) OR {by_user} <> {yes})"
+        ));
+        match self.update(campaign_key, e, None).await {
+            Ok(_) => Ok(ReleaseOutcome::Resumed),
+            Err(StoreError::Conflict) => Ok(ReleaseOutcome::Released),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,419 @@
+//! Message (campaign-log) items: one per (tenant, wamid). State changes are conditional on the
+//! version read, and move campaign counters in the same transaction, so each real transition
+//! counts exactly once.
+
+use super::expr::Expr;
+use super::records::FeedEntry;
+use super::{dynamo, key, keys, n, now, s, Item, Store, StoreError};
+use crate::domain::message::{registration_delta, CampaignDelta, MessageChange, MessageState};
+use crate::domain::status::Delivery;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// BatchGetItem takes at most this many keys.
+const BATCH_GET_KEYS: usize = 100;
+
+/// A message's identity: wamids are unique per business, and looked up within the tenant only.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageKey {
+    pub tenant_id: String,
+    pub wamid: String,
+}
+
+impl MessageKey {
+    fn item_key(&self) -> Item {
+        key(
+            keys::message(&self.tenant_id, &self.wamid),
+            keys::MESSAGE_SK,
+        )
+    }
+}
+
+/// The stored shape of a message, as far as deciding needs it.
+#[derive(Debug, Deserialize)]
+struct MessageRecord {
+    #[serde(default)]
+    version: u64,
+    #[serde(default)]
+    delivery: Option<String>,
+    #[serde(default)]
+    campaign_id: Option<String>,
+    #[serde(default)]
+    sent_at: Option<u64>,
+    #[serde(default)]
+    delivered_at: Option<u64>,
+    #[serde(default)]
+    read_at: Option<u64>,
+    #[serde(default)]
+    played_at: Option<u64>,
+    #[serde(default)]
+    failed_at: Option<u64>,
+    #[serde(default)]
+    unknown_statuses: Option<Vec<String>>,
+    #[serde(default)]
+    pricing_model: Option<String>,
+    #[serde(default)]
+    conversation_id: Option<String>,
+    #[serde(default)]
+    error_code: Option<i64>,
+    #[serde(default)]
+    recipient_id: Option<String>,
+}
+
+impl From<MessageRecord> for MessageState {
+    fn from(r: MessageRecord) -> Self {
+        let reached_at = [
+            (Delivery::Sent, r.sent_at),
+            (Delivery::Delivered, r.delivered_at),
+            (Delivery::Read, r.read_at),
+            (Delivery::Played, r.played_at),
+            (Delivery::Failed, r.failed_at),
+        ]
+        .into_iter()
+        .filter_map(|(d, t)| t.map(|t| (d, t)))
+        .collect();
+        MessageState {
+            version: r.version,
+            delivery: r
+                .delivery
+                .as_deref()
+                .and_then(Delivery::parse)
+                .unwrap_or_default(),
+            campaign_id: r.campaign_id,
+            reached_at,
+            unknown_statuses: r.unknown_statuses.unwrap_or_default(),
+            has_billing: r.pricing_model.is_some() || r.conversation_id.is_some(),
+            failure_code: r.error_code,
+            has_recipient: r.recipient_id.is_some(),
+        }
+    }
+}
+
+/// Attribute holding the first time a state was reached.
+fn reached_attribute(d: Delivery) -> String {
+    format!("{}_at", d.as_str())
+}
+
+/// The sender's acknowledgement that it sent a message in a campaign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub wamid: String,
+    pub campaign_id: String,
+    pub recipient_id: Option<String>,
+    pub template_id: Option<u64>,
+}
+
+/// What registering did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistrationOutcome {
+    /// Attributed now; `delivery` is the state statuses that came first had already reached.
+    Registered { delivery: Delivery },
+    /// Already registered to this campaign: nothing changed.
+    AlreadyRegistered,
+}
+
+impl Store {
+    /// Reads the state of many messages (strongly consistent, 100 keys a request). Messages
+    /// without an item yet have the default state (version 0).
+    pub async fn message_states(
+        &self,
+        message_keys: &[MessageKey],
+    ) -> Result<HashMap<MessageKey, MessageState>, StoreError> {
+        let mut states: HashMap<MessageKey, MessageState> = message_keys
+            .iter()
+            .map(|k| (k.clone(), MessageState::default()))
+            .collect();
+        let by_pk: HashMap<String, MessageKey> = message_keys
+            .iter()
+            .map(|k| (keys::message(&k.tenant_id, &k.wamid), k.clone()))
+            .collect();
+        for chunk in message_keys.chunks(BATCH_GET_KEYS) {
+            let mut pending = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.iter().map(MessageKey::item_key).collect()))
+                .consistent_read(true)
+                .build()
+                .map_err(|_| StoreError::Refused("empty key batch"))?;
+            for attempt in 0u32.. {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(dynamo)?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    let pk = match item.get("pk") {
+                        Some(AttributeValue::S(pk)) => pk.clone(),
+                        _ => continue,
+                    };
+                    if let Some(k) = by_pk.get(&pk) {
+                        let record: MessageRecord = serde_dynamo::from_item(item)?;
+                        states.insert(k.clone(), record.into());
+                    }
+                }
+                match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+                    Some(rest) if !rest.keys().is_empty() => {
+                        if attempt >= 5 {
+                            return Err(StoreError::Refused("batch read kept being throttled"));
+                        }
+                        tokio_sleep(Duration::from_millis(25 << attempt)).await;
+                        pending = rest;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Ok(states)
+    }
+
+    /// Reads one message's state (strongly consistent).
+    pub async fn message_state(&self, message: &MessageKey) -> Result<MessageState, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(message.item_key()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        match out.item {
+            Some(item) => Ok(serde_dynamo::from_item::<_, MessageRecord>(item)?.into()),
+            None => Ok(MessageState::default()),
+        }
+    }
+
+    /// Writes a decided change, conditional on the version it was decided from; the campaign's
+    /// counters and a feed entry go in the same transaction. `Conflict` when the message changed
+    /// since it was read: read again and decide again.
+    pub async fn write_message(
+        &self,
+        message: &MessageKey,
+        change: &MessageChange,
+        feed: Option<FeedEntry>,
+    ) -> Result<(), StoreError> {
+        let update = message_update(message, change);
+        let campaign = change
+            .counters
+            .as_ref()
+            .map(|delta| campaign_counters(&message.tenant_id, delta, false));
+        if campaign.is_none() && feed.is_none() {
+            // One item: a plain conditional update costs half a transaction.
+            return self
+                .update(message.item_key(), update, None)
+                .await
+                .map(|_| ());
+        }
+        let mut items = vec![TransactWriteItem::builder()
+            .update(self.update_in_transaction(message.item_key(), update)?)
+            .build()];
+        if let Some((key, e)) = campaign {
+            items.push(
+                TransactWriteItem::builder()
+                    .update(self.update_in_transaction(key, e)?)
+                    .build(),
+            );
+        }
+        if let Some(feed) = feed {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(self.feed_put(&message.tenant_id, &feed)?)
+                    .build(),
+            );
+        }
+        self.transact(items).await
+    }
+
+    /// Attributes a message to its campaign (the send acknowledgement). Idempotent; when statuses
+    /// arrived first, the campaign's counters take the state they reached, in the same
+    /// transaction, so the totals end the same whichever came first.
+    pub async fn register_message(
+        &self,
+        tenant_id: &str,
+        registration: &Registration,
+    ) -> Result<RegistrationOutcome, StoreError> {
+        let message = MessageKey {
+            tenant_id: tenant_id.to_owned(),
+            wamid: registration.wamid.clone(),
+        };
+        for _ in 0..5 {
+            let state = self.message_state(&message).await?;
+            match &state.campaign_id {
+                Some(c) if *c == registration.campaign_id => {
+                    return Ok(RegistrationOutcome::AlreadyRegistered)
+                }
+                Some(_) => {
+                    return Err(StoreError::Refused(
+                        "message registered to another campaign",
+                    ))
+                }
+                None => {}
+            }
+            let delta = registration_delta(&state, &registration.campaign_id);
+            let mut e = Expr::new();
+            e.set("entity", s("message"))
+                .set("tenant_id", s(tenant_id))
+                .set("wamid", s(&registration.wamid))
+                .set("campaign_id", s(&registration.campaign_id))
+                .set("registered_at", n(now()))
+                .set(
+                    "gsi1pk",
+                    s(keys::campaign_messages(
+                        tenant_id,
+                        &registration.campaign_id,
+                    )),
+                )
+                .set("gsi1sk", s(format!("MESSAGE#{}", registration.wamid)))
+                .set_if_absent("delivery", s(Delivery::Pending.as_str()))
+                .set("version", n(state.version + 1))
+                .set_opt("recipient_id", registration.recipient_id.clone().map(s))
+                .set_opt("template_id", registration.template_id.map(n));
+            version_condition(&mut e, state.version);
+            let (campaign_key, campaign) = campaign_counters(tenant_id, &delta, true);
+            let items = vec![
+                TransactWriteItem::builder()
+                    .update(self.update_in_transaction(message.item_key(), e)?)
+                    .build(),
+                TransactWriteItem::builder()
+                    .update(self.update_in_transaction(campaign_key, campaign)?)
+                    .build(),
+            ];
+            match self.transact(items).await {
+                Ok(()) => {
+                    return Ok(RegistrationOutcome::Registered {
+                        delivery: state.delivery,
+                    })
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+}
+
+fn message_update(message: &MessageKey, change: &MessageChange) -> Expr {
+    let mut e = Expr::new();
+    e.set("entity", s("message"))
+        .set("tenant_id", s(&message.tenant_id))
+        .set("wamid", s(&message.wamid))
+        .set("version", n(change.expected_version + 1))
+        .set("delivery", s(change.delivery.as_str()))
+        .set("updated_at", n(now()));
+    for (d, t) in &change.reached_at {
+        e.set(&reached_attribute(*d), n(*t));
+    }
+    if !change.unknown_statuses.is_empty() {
+        e.add(
+            "unknown_statuses",
+            AttributeValue::Ss(change.unknown_statuses.clone()),
+        );
+    }
+    if let Some(b) = &change.billing {
+        e.set_opt("billable", b.billable.map(AttributeValue::Bool))
+            .set_opt("pricing_model", b.pricing_model.clone().map(s))
+            .set_opt("pricing_category", b.pricing_category.clone().map(s))
+            .set_opt("pricing_type", b.pricing_type.clone().map(s))
+            .set_opt("conversation_id", b.conversation_id.clone().map(s))
+            .set_opt("conversation_origin", b.conversation_origin.clone().map(s))
+            .set_opt("conversation_expires_at", b.conversation_expires_at.map(n));
+    }
+    if let Some(f) = &change.failure {
+        e.set("error_code", n(f.code))
+            .set_opt("error_title", f.title.clone().map(s))
+            .set_opt("error_message", f.message.clone().map(s))
+            .set_opt("error_details", f.details.clone().map(s));
+    }
+    e.set_opt("recipient_id", change.recipient_id.clone().map(s))
+        .set_opt(
+            "biz_opaque_callback_data",
+            change.biz_opaque_callback_data.clone().map(s),
+        );
+    version_condition(&mut e, change.expected_version);
+    e
+}
+
+/// Counter deltas on the campaign; `registration` also counts one more registered message.
+fn campaign_counters(tenant_id: &str, delta: &CampaignDelta, registration: bool) -> (Item, Expr) {
+    let mut e = Expr::new();
+    e.set("updated_at", n(now()));
+    if registration {
+        e.add("registered", n(1));
+    }
+    for (attribute, value) in delta.counters.non_zero() {
+        e.add(attribute, n(value));
+    }
+    if let Some(code) = delta.failed_with {
+        e.add(&format!("error_{code}"), n(1));
+    }
+    let pk = e.name("pk");
+    e.condition(format!("attribute_exists({pk})"));
+    (
+        key(keys::tenant(tenant_id), keys::campaign(&delta.campaign_id)),
+        e,
+    )
+}
+
+impl Store {
+    /// Runs a transaction: `Conflict` when the first item's condition failed, `Refused` when
+    /// another item's did (a campaign that does not exist).
+    pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match e.into_service_error() {
+                aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                    let codes: Vec<&str> = c
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code().unwrap_or("None"))
+                        .collect();
+                    match codes.iter().position(|code| *code == "ConditionalCheckFailed") {
+                        Some(0) => Err(StoreError::Conflict),
+                        Some(_) => Err(StoreError::Refused("a related item does not exist")),
+                        // Throttling or a conflicting transaction: transient.
+                        None => Err(StoreError::Dynamo(Box::new(
+                            aws_sdk_dynamodb::Error::TransactionCanceledException(c),
+                        ))),
+                    }
+                }
+                other => Err(StoreError::Dynamo(Box::new(other.into()))),
+            },
+        }
+    }
+
+    pub(crate) fn feed_put(&self, tenant_id: &str, feed: &FeedEntry) -> Result<Put, StoreError> {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(feed.item(tenant_id)))
+            .build()
+            .map_err(|_| StoreError::Refused("feed item could not be built"))
+    }
+}
+
+/// Condition: the item is at the version the change was decided from (absent for version 0).
+fn version_condition(e: &mut Expr, expected: u64) {
+    let version = e.name("version");
+    if expected == 0 {
+        let pk = e.name("pk");
+        e.condition(format!("attribute_not_exists({pk})"));
+    } else {
+        let v = e.value(n(expected));
+        e.condition(format!("{version} = {v}"));
+    }
+}
+
+async fn tokio_sleep(d: Duration) {
+    tokio::time::sleep(d).await;
+}
