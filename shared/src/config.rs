@@ -68,3 +68,30 @@ impl WebhookConfig {
         })
     }
 }
+
+/// The processor function's configuration.
+#[derive(Debug, Clone)]
+pub struct ProcessorConfig {
+    pub table_name: String,
+    /// Where records that can never be processed are parked, with a reason.
+    pub dead_letter_queue_url: String,
+    pub max_message_bytes: usize,
+    /// Message writes in flight at once within a batch.
+    pub concurrency: usize,
+}
+
+impl ProcessorConfig {
+    /// Reads `TABLE_NAME`, `WEBHOOK_DLQ_URL`, and optionally `SQS_MAX_MESSAGE_BYTES` and
+    /// `PROCESSOR_CONCURRENCY`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+            dead_letter_queue_url: required("WEBHOOK_DLQ_URL")?,
+            max_message_bytes: optional(
+                "SQS_MAX_MESSAGE_BYTES",
+                crate::ingest::Limits::default().max_message_bytes,
+            )?,
+            concurrency: optional("PROCESSOR_CONCURRENCY", crate::process::DEFAULT_CONCURRENCY)?,
+        })
+    }
+}

@@ -125,3 +125,49 @@ pub fn attribute<'m>(message: &'m Message, name: &str) -> Option<&'m str> {
         .get(name)
         .and_then(|v| v.string_value())
 }
+
+pub mod faults;
+pub mod world;
+
+/// A fresh table with the provisioned table's keys and indexes (the provisioned table follows
+/// infra/template.yaml), so every test has a world of its own.
+pub async fn create_test_table(ddb: &aws_sdk_dynamodb::Client) -> String {
+    use aws_sdk_dynamodb::types::{BillingMode, GlobalSecondaryIndex, Projection};
+    let template_table =
+        std::env::var("TABLE_NAME").expect("TABLE_NAME (set by scripts/local-aws)");
+    let desc = ddb
+        .describe_table()
+        .table_name(&template_table)
+        .send()
+        .await
+        .expect("describe the provisioned table")
+        .table
+        .expect("table");
+    let name = format!("test-{}", uuid::Uuid::new_v4().simple());
+    let gsis: Vec<GlobalSecondaryIndex> = desc
+        .global_secondary_indexes()
+        .iter()
+        .map(|g| {
+            GlobalSecondaryIndex::builder()
+                .index_name(g.index_name().unwrap())
+                .set_key_schema(Some(g.key_schema().to_vec()))
+                .projection(
+                    g.projection()
+                        .cloned()
+                        .unwrap_or_else(|| Projection::builder().build()),
+                )
+                .build()
+                .unwrap()
+        })
+        .collect();
+    ddb.create_table()
+        .table_name(&name)
+        .set_attribute_definitions(Some(desc.attribute_definitions().to_vec()))
+        .set_key_schema(Some(desc.key_schema().to_vec()))
+        .set_global_secondary_indexes((!gsis.is_empty()).then_some(gsis))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create test table");
+    name
+}

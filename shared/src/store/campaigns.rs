@@ -250,6 +250,39 @@ impl Store {
         }
     }
 
+    /// A person pauses a campaign: it stays paused until a person resumes it, whatever
+    /// automatic holds come and go. `false` when the campaign is neither active nor paused.
+    pub async fn pause_campaign_by_user(
+        &self,
+        tenant_id: &str,
+        campaign_id: &str,
+        actor: &str,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let mut e = Expr::new();
+        e.set("status", s(PAUSED))
+            .set("paused_by_user", AttributeValue::Bool(true))
+            .set("paused_by", s(actor))
+            .set("pause_reason", s(reason))
+            .set("paused_at", n(now()))
+            .set("updated_at", n(now()));
+        let status = e.name("status");
+        let (active, paused) = (e.value(s(ACTIVE)), e.value(s(PAUSED)));
+        e.condition(format!("{status} IN ({active}, {paused})"));
+        match self
+            .update(
+                key(keys::tenant(tenant_id), keys::campaign(campaign_id)),
+                e,
+                None,
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Releases an automatic hold; with `resume`, a campaign paused automatically that has no
     /// hold left and that no person paused becomes ACTIVE again.
     pub async fn release_campaign(

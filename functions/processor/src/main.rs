@@ -1,0 +1,18 @@
+//! Lambda entry point: read config, build the clients once, serve SQS batches.
+
+use lambda_runtime::{run, service_fn, Error};
+use shared::config::ProcessorConfig;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = ProcessorConfig::from_env()?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let processor = processor::build(
+        &config,
+        aws_sdk_dynamodb::Client::new(&aws),
+        aws_sdk_sqs::Client::new(&aws),
+    );
+    let processor = &processor;
+    run(service_fn(move |event| processor::handle(processor, event))).await
+}

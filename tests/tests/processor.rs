@@ -1,0 +1,1064 @@
+//! The real processor against DynamoDB and SQS on the local endpoint, fed the fixtures of
+//! events/meta/ and asserting the effects events/README.md gives for each.
+
+use aws_lambda_events::sqs::SqsEvent;
+use pipeline_tests::faults::{FaultProxy, ThrottleRule};
+use pipeline_tests::world::World;
+use pipeline_tests::*;
+use shared::process::{BatchOutcome, Processor, QueuedRecord};
+use shared::queue::Queue;
+use shared::store::{keys, CampaignRecord, Item, Store, TemplateRecord};
+
+struct Pipeline {
+    world: World,
+    store: Store,
+    processor: Processor,
+    queues: TestQueues,
+}
+
+async fn pipeline_with(register: bool, dynamodb: Option<aws_sdk_dynamodb::Client>) -> Pipeline {
+    let aws = local_aws().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&aws);
+    let table = create_test_table(&ddb).await;
+    let store = Store::new(ddb, &table);
+    let world = World::load();
+    world.seed(&store, register).await;
+    let queues = TestQueues::create(aws_sdk_sqs::Client::new(&aws)).await;
+    let processor_store = Store::new(
+        dynamodb.unwrap_or_else(|| aws_sdk_dynamodb::Client::new(&aws)),
+        &table,
+    );
+    let processor = Processor::new(
+        processor_store,
+        Queue::new(queues.sqs.clone(), &queues.dead_letter_url, 256 * 1024),
+        16,
+    );
+    Pipeline {
+        world,
+        store,
+        processor,
+        queues,
+    }
+}
+
+async fn pipeline() -> Pipeline {
+    pipeline_with(true, None).await
+}
+
+fn record(id: &str, body: Vec<u8>) -> QueuedRecord {
+    QueuedRecord {
+        message_id: id.to_owned(),
+        body: String::from_utf8(body).unwrap(),
+    }
+}
+
+impl Pipeline {
+    /// Delivers fixtures as one SQS batch, one record each.
+    async fn batch(&self, paths: &[&str]) -> BatchOutcome {
+        let records: Vec<QueuedRecord> = paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| record(&format!("m-{i}"), fixture(&format!("meta/{p}"))))
+            .collect();
+        self.processor.process(&records).await
+    }
+
+    /// Delivers fixtures one batch after another.
+    async fn each(&self, paths: &[&str]) {
+        for p in paths {
+            let outcome = self.batch(&[p]).await;
+            assert!(
+                outcome.failed.is_empty() && outcome.parked.is_empty(),
+                "{p}: {outcome:?}"
+            );
+        }
+    }
+
+    async fn message(&self, reference: &str) -> Option<Item> {
+        let (tenant, wamid) = self.world.message(reference);
+        self.store
+            .partition(&keys::message(&tenant, &wamid))
+            .await
+            .unwrap()
+            .into_iter()
+            .next()
+    }
+
+    async fn delivery(&self, reference: &str) -> String {
+        let item = self
+            .message(reference)
+            .await
+            .unwrap_or_else(|| panic!("no item for {reference}"));
+        item["delivery"].as_s().unwrap().clone()
+    }
+
+    async fn campaign(&self, id: &str) -> CampaignRecord {
+        let tenant = &self.world.campaign(id).tenant;
+        self.store.campaign(tenant, id).await.unwrap().unwrap()
+    }
+
+    /// reached sent/delivered/read/failed.
+    async fn reached(&self, id: &str) -> (i64, i64, i64, i64) {
+        let c = self.campaign(id).await;
+        (
+            c.reached_sent,
+            c.reached_delivered,
+            c.reached_read,
+            c.reached_failed,
+        )
+    }
+
+    async fn template(&self, tenant: &str, id: u64) -> TemplateRecord {
+        self.store.template(tenant, id).await.unwrap().unwrap()
+    }
+
+    async fn items(&self, pk: String) -> Vec<Item> {
+        self.store.partition(&pk).await.unwrap()
+    }
+}
+
+fn n(item: &Item, key: &str) -> Option<i64> {
+    item.get(key)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn st(item: &Item, key: &str) -> Option<String> {
+    item.get(key).and_then(|v| v.as_s().ok()).cloned()
+}
+
+// ----------------------------------------------------------------- message statuses
+
+#[tokio::test]
+async fn each_status_fixture_alone_has_its_documented_effect() {
+    let cases: &[(&str, &str, &str, &str, (i64, i64, i64, i64))] = &[
+        (
+            "status_sent.json",
+            "c-acme-1/m1",
+            "sent",
+            "c-acme-1",
+            (1, 0, 0, 0),
+        ),
+        (
+            "status_delivered.json",
+            "c-acme-1/m1",
+            "delivered",
+            "c-acme-1",
+            (1, 1, 0, 0),
+        ),
+        (
+            "status_read.json",
+            "c-acme-1/m1",
+            "read",
+            "c-acme-1",
+            (1, 1, 1, 0),
+        ),
+        (
+            "status_failed.json",
+            "c-acme-1/m2",
+            "failed",
+            "c-acme-1",
+            (0, 0, 0, 1),
+        ),
+        (
+            "status_failed_late_sent.json",
+            "c-acme-1/m2",
+            "sent",
+            "c-acme-1",
+            (1, 0, 0, 0),
+        ),
+        (
+            "status_out_of_order_1_read.json",
+            "c-acme-1/m3",
+            "read",
+            "c-acme-1",
+            (1, 1, 1, 0),
+        ),
+        (
+            "status_v24_no_conversation.json",
+            "c-globex-1/m4",
+            "delivered",
+            "c-globex-1",
+            (1, 1, 0, 0),
+        ),
+    ];
+    for (file, message, delivery, campaign, reached) in cases {
+        let p = pipeline().await;
+        p.each(&[file]).await;
+        assert_eq!(p.delivery(message).await, *delivery, "{file}");
+        assert_eq!(p.reached(campaign).await, *reached, "{file}");
+    }
+}
+
+#[tokio::test]
+async fn pricing_conversation_and_errors_are_stored_on_the_message() {
+    let p = pipeline().await;
+    p.each(&[
+        "status_sent.json",
+        "status_failed.json",
+        "status_v24_no_conversation.json",
+    ])
+    .await;
+    let m1 = p.message("c-acme-1/m1").await.unwrap();
+    assert_eq!(st(&m1, "pricing_model").as_deref(), Some("CBP"));
+    assert_eq!(st(&m1, "conversation_origin").as_deref(), Some("marketing"));
+    assert_eq!(n(&m1, "conversation_expires_at"), Some(1732696403));
+    assert_eq!(n(&m1, "sent_at"), Some(1732610003));
+    assert_eq!(
+        st(&m1, "biz_opaque_callback_data").as_deref(),
+        Some("c-acme-1")
+    );
+    let m2 = p.message("c-acme-1/m2").await.unwrap();
+    assert_eq!(n(&m2, "error_code"), Some(131026));
+    assert_eq!(
+        st(&m2, "error_title").as_deref(),
+        Some("Message undeliverable")
+    );
+    assert_eq!(p.campaign("c-acme-1").await.current_failed, 1);
+    let m4 = p.message("c-globex-1/m4").await.unwrap();
+    assert_eq!(st(&m4, "pricing_model").as_deref(), Some("PMP"));
+    assert_eq!(st(&m4, "pricing_type").as_deref(), Some("regular"));
+    assert!(m4.get("conversation_id").is_none());
+}
+
+#[tokio::test]
+async fn failed_error_codes_are_counted_per_campaign() {
+    let p = pipeline().await;
+    p.each(&["status_failed.json"]).await;
+    let tenant = "acme";
+    let item = p
+        .store
+        .partition(&keys::tenant(tenant))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| st(i, "sk").as_deref() == Some("CAMPAIGN#c-acme-1"))
+        .unwrap();
+    assert_eq!(n(&item, "error_131026"), Some(1));
+}
+
+#[tokio::test]
+async fn any_order_and_any_repeat_of_sent_delivered_read_ends_the_same() {
+    let orders: &[&[&str]] = &[
+        &[
+            "status_sent.json",
+            "status_delivered.json",
+            "status_read.json",
+        ],
+        &[
+            "status_read.json",
+            "status_delivered.json",
+            "status_sent.json",
+        ],
+        &[
+            "status_delivered.json",
+            "status_read.json",
+            "status_sent.json",
+            "status_read.json",
+        ],
+        &[
+            "status_read.json",
+            "status_read.json",
+            "status_sent.json",
+            "status_sent.json",
+        ],
+    ];
+    for order in orders {
+        let p = pipeline().await;
+        p.each(order).await;
+        assert_eq!(p.delivery("c-acme-1/m1").await, "read", "{order:?}");
+        assert_eq!(p.reached("c-acme-1").await, (1, 1, 1, 0), "{order:?}");
+        let c = p.campaign("c-acme-1").await;
+        assert_eq!(
+            (c.current_read, c.current_sent, c.current_delivered),
+            (1, 0, 0)
+        );
+        // The late sent still fills in its time.
+        let m = p.message("c-acme-1/m1").await.unwrap();
+        assert_eq!(n(&m, "sent_at"), Some(1732610003), "{order:?}");
+    }
+    // The same statuses in one batch, duplicated.
+    let p = pipeline().await;
+    let outcome = p
+        .batch(&[
+            "status_read.json",
+            "status_sent.json",
+            "status_delivered.json",
+            "status_read.json",
+        ])
+        .await;
+    assert!(outcome.failed.is_empty());
+    assert_eq!(
+        outcome.messages_written, 1,
+        "one write for the message, whatever the duplication"
+    );
+    assert_eq!(p.reached("c-acme-1").await, (1, 1, 1, 0));
+}
+
+#[tokio::test]
+async fn the_out_of_order_sequence_never_moves_back() {
+    let p = pipeline().await;
+    for (step, file) in [
+        "status_out_of_order_1_read.json",
+        "status_out_of_order_2_delivered.json",
+        "status_out_of_order_3_sent.json",
+    ]
+    .iter()
+    .enumerate()
+    {
+        p.each(&[file]).await;
+        assert_eq!(p.delivery("c-acme-1/m3").await, "read", "step {}", step + 1);
+        assert_eq!(
+            p.reached("c-acme-1").await,
+            (1, 1, 1, 0),
+            "step {}",
+            step + 1
+        );
+    }
+}
+
+#[tokio::test]
+async fn failed_is_terminal_a_late_sent_changes_nothing() {
+    let p = pipeline().await;
+    p.each(&["status_failed.json", "status_failed_late_sent.json"])
+        .await;
+    assert_eq!(p.delivery("c-acme-1/m2").await, "failed");
+    assert_eq!(p.reached("c-acme-1").await, (0, 0, 0, 1));
+    // And sent-then-failed ends the same.
+    let p = pipeline().await;
+    p.each(&["status_failed_late_sent.json", "status_failed.json"])
+        .await;
+    assert_eq!(p.delivery("c-acme-1/m2").await, "failed");
+    assert_eq!(p.reached("c-acme-1").await, (0, 0, 0, 1));
+}
+
+#[tokio::test]
+async fn a_mixed_batch_keeps_tenants_apart_and_counts_the_in_body_duplicate_once() {
+    let p = pipeline().await;
+    p.each(&["status_batch_mixed.json"]).await;
+    for (m, d) in [
+        ("c-acme-1/m4", "delivered"),
+        ("c-acme-3/m1", "delivered"),
+        ("c-acme-2/m1", "read"),
+        ("c-globex-1/m1", "delivered"),
+        ("c-globex-1/m2", "read"),
+        ("c-globex-1/m3", "failed"),
+        ("c-globex-2/m1", "sent"),
+    ] {
+        assert_eq!(p.delivery(m).await, d, "{m}");
+    }
+    assert_eq!(p.reached("c-acme-1").await, (1, 1, 0, 0));
+    assert_eq!(p.reached("c-acme-3").await, (1, 1, 0, 0));
+    assert_eq!(p.reached("c-acme-2").await, (1, 1, 1, 0));
+    assert_eq!(p.reached("c-globex-1").await, (2, 2, 1, 1));
+    assert_eq!(p.reached("c-globex-2").await, (1, 0, 0, 0));
+    let m3 = p.message("c-globex-1/m3").await.unwrap();
+    assert_eq!(n(&m3, "error_code"), Some(131049));
+}
+
+#[tokio::test]
+async fn a_status_before_registration_is_kept_and_counted_when_the_message_is_registered() {
+    let p = pipeline_with(false, None).await;
+    p.each(&["status_delivered.json"]).await;
+    assert_eq!(p.delivery("c-acme-1/m1").await, "delivered");
+    assert_eq!(
+        p.reached("c-acme-1").await,
+        (0, 0, 0, 0),
+        "unattributed: no campaign moves"
+    );
+    p.world.register(&p.store, "c-acme-1/m1").await;
+    assert_eq!(p.reached("c-acme-1").await, (1, 1, 0, 0));
+    // Registering again changes nothing; later statuses count normally.
+    p.world.register(&p.store, "c-acme-1/m1").await;
+    p.each(&["status_read.json", "status_sent.json"]).await;
+    assert_eq!(p.reached("c-acme-1").await, (1, 1, 1, 0));
+    assert_eq!(p.campaign("c-acme-1").await.registered, 1);
+
+    // The other order (registered first) ends with the same counters.
+    let q = pipeline().await;
+    q.each(&[
+        "status_delivered.json",
+        "status_read.json",
+        "status_sent.json",
+    ])
+    .await;
+    assert_eq!(q.reached("c-acme-1").await, p.reached("c-acme-1").await);
+}
+
+#[tokio::test]
+async fn an_unknown_wamid_is_kept_unattributed_and_is_not_a_failure() {
+    let p = pipeline().await;
+    let outcome = p.batch(&["status_unknown_message.json"]).await;
+    assert!(outcome.failed.is_empty() && outcome.parked.is_empty());
+    let item = p
+        .store
+        .partition(&keys::message("acme", &p.world.unregistered_wamid))
+        .await
+        .unwrap();
+    assert_eq!(st(&item[0], "delivery").as_deref(), Some("delivered"));
+    assert!(item[0].get("campaign_id").is_none());
+    for c in ["c-acme-1", "c-acme-2", "c-acme-3"] {
+        assert_eq!(p.reached(c).await, (0, 0, 0, 0));
+    }
+}
+
+#[tokio::test]
+async fn played_ranks_above_read_and_unknown_statuses_are_recorded_not_failed() {
+    let p = pipeline().await;
+    p.each(&["status_played.json"]).await;
+    assert_eq!(p.delivery("direct/voice-1").await, "played");
+
+    let body = String::from_utf8(fixture("meta/status_sent.json"))
+        .unwrap()
+        .replace("\"status\":\"sent\"", "\"status\":\"teleported\"");
+    let outcome = p.processor.process(&[record("x", body.into_bytes())]).await;
+    assert!(outcome.failed.is_empty() && outcome.parked.is_empty());
+    let m = p.message("c-acme-1/m1").await.unwrap();
+    assert_eq!(st(&m, "delivery").as_deref(), Some("pending"));
+    assert!(m["unknown_statuses"]
+        .as_ss()
+        .unwrap()
+        .contains(&"teleported".to_owned()));
+    assert_eq!(p.reached("c-acme-1").await, (0, 0, 0, 0));
+}
+
+#[tokio::test]
+async fn the_1000_status_batch_reaches_the_generators_expected_state_in_one_invocation() {
+    let p = pipeline().await;
+    let outcome = p.batch(&["status_batch_1000.json"]).await;
+    assert!(outcome.failed.is_empty(), "{outcome:?}");
+    assert_eq!(outcome.statuses, 1000);
+    let expected: serde_json::Value =
+        serde_json::from_slice(&fixture("meta/status_batch_1000.expected.json")).unwrap();
+    for (wamid, status) in expected["messages"].as_object().unwrap() {
+        let tenant = p
+            .world
+            .campaigns
+            .iter()
+            .find(|c| c.messages.iter().any(|m| &m.wamid == wamid))
+            .map(|c| c.tenant.clone())
+            .unwrap();
+        let item = p
+            .store
+            .partition(&keys::message(&tenant, wamid))
+            .await
+            .unwrap();
+        assert_eq!(
+            st(&item[0], "delivery").as_deref(),
+            status.as_str(),
+            "{wamid}"
+        );
+    }
+    for (campaign, want) in expected["campaigns"].as_object().unwrap() {
+        let r = &want["reached"];
+        let got = p.reached(campaign).await;
+        let want = (
+            r["sent"].as_i64().unwrap(),
+            r["delivered"].as_i64().unwrap(),
+            r["read"].as_i64().unwrap(),
+            r["failed"].as_i64().unwrap(),
+        );
+        assert_eq!(got, want, "{campaign}");
+    }
+    // Delivering it again (SQS redelivery) changes nothing.
+    let again = p.batch(&["status_batch_1000.json"]).await;
+    assert_eq!(again.messages_written, 0);
+    assert_eq!(p.reached("c-acme-1").await, (4, 2, 2, 0));
+}
+
+#[tokio::test]
+async fn a_split_webhook_body_ends_in_the_same_state_as_the_whole() {
+    // webhook -> queue parts -> processor, across functions.
+    let p = pipeline().await;
+    let config = shared::config::WebhookConfig {
+        app_secrets: vec![FIXTURE_APP_SECRET.into()],
+        verify_token: FIXTURE_VERIFY_TOKEN.into(),
+        queue_url: p.queues.queue_url.clone(),
+        dead_letter_queue_url: p.queues.dead_letter_url.clone(),
+        limits: shared::ingest::Limits::default(),
+    };
+    let ingest = webhook::build(&config, p.queues.sqs.clone()).unwrap();
+    let body = fixture("meta/status_batch_1000.json");
+    let accepted = ingest
+        .accept(
+            Some(signature_of("meta/status_batch_1000.json").as_bytes()),
+            &body,
+            "req",
+        )
+        .await
+        .unwrap();
+    assert!(matches!(accepted, shared::ingest::Accepted::Queued { parts, .. } if parts >= 2));
+    let parts = p.queues.drain(&p.queues.queue_url).await;
+    let records: Vec<QueuedRecord> = parts
+        .iter()
+        .map(|m| QueuedRecord {
+            message_id: m.message_id().unwrap().to_owned(),
+            body: m.body().unwrap().to_owned(),
+        })
+        .collect();
+    let outcome = p.processor.process(&records).await;
+    assert!(outcome.failed.is_empty());
+    assert_eq!(outcome.statuses, 1000);
+    assert_eq!(p.reached("c-acme-1").await, (4, 2, 2, 0));
+    assert_eq!(p.reached("c-globex-2").await, (2, 2, 2, 1));
+}
+
+// ----------------------------------------------------------------- routing and failures
+
+#[tokio::test]
+async fn a_phone_number_under_another_tenants_waba_is_refused() {
+    let p = pipeline().await;
+    // acme's phone number, but under globex's WABA entry.
+    let body = String::from_utf8(fixture("meta/status_delivered.json"))
+        .unwrap()
+        .replace("\"id\":\"102290129340398\"", "\"id\":\"204470395512871\"");
+    let outcome = p.processor.process(&[record("x", body.into_bytes())]).await;
+    assert!(outcome.failed.is_empty() && outcome.parked.is_empty());
+    assert_eq!(outcome.unrouted, 1);
+    assert!(
+        p.message("c-acme-1/m1").await.is_none(),
+        "no state change for anyone"
+    );
+    assert!(p
+        .store
+        .partition(&keys::message("globex", &p.world.message("c-acme-1/m1").1))
+        .await
+        .unwrap()
+        .is_empty());
+    let unrouted = p.items(keys::unrouted()).await;
+    assert!(unrouted
+        .iter()
+        .any(|i| st(i, "reason").as_deref() == Some("phone_waba_mismatch")));
+}
+
+#[tokio::test]
+async fn unknown_numbers_and_wabas_are_kept_as_unrouted_not_applied() {
+    let p = pipeline().await;
+    let status = String::from_utf8(fixture("meta/status_delivered.json"))
+        .unwrap()
+        .replace("106540352242922", "999999999999999");
+    let template = String::from_utf8(fixture("meta/template_approved.json"))
+        .unwrap()
+        .replace("102290129340398", "888888888888888");
+    let outcome = p
+        .processor
+        .process(&[
+            record("a", status.into_bytes()),
+            record("b", template.into_bytes()),
+        ])
+        .await;
+    assert!(outcome.failed.is_empty() && outcome.parked.is_empty());
+    assert_eq!(outcome.unrouted, 2);
+    let reasons: Vec<_> = p
+        .items(keys::unrouted())
+        .await
+        .iter()
+        .filter_map(|i| st(i, "reason"))
+        .collect();
+    assert!(reasons.contains(&"unknown_phone_number".to_owned()));
+    assert!(reasons.contains(&"unknown_waba".to_owned()));
+    assert_eq!(
+        p.template("acme", 1407680283588704).await.status.as_deref(),
+        Some("PENDING")
+    );
+}
+
+#[tokio::test]
+async fn a_poison_record_is_parked_with_its_reason_and_the_rest_of_the_batch_applies() {
+    let p = pipeline().await;
+    let event: SqsEvent =
+        serde_json::from_slice(&fixture("lambda/sqs_batch_with_poison.json")).unwrap();
+    let response = processor::handle(
+        &p.processor,
+        lambda_runtime::LambdaEvent::new(event, Default::default()),
+    )
+    .await
+    .unwrap();
+    // Parked, not retried: a body that cannot parse never will.
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "{:?}",
+        response.batch_item_failures
+    );
+    let parked = p.queues.drain(&p.queues.dead_letter_url).await;
+    assert_eq!(parked.len(), 1);
+    assert_eq!(attribute(&parked[0], "parked_reason"), Some("invalid_json"));
+    assert_eq!(
+        attribute(&parked[0], "source_message_id"),
+        Some("28c3f7fe-35dd-4239-2450-977c8599c01e")
+    );
+    assert_eq!(p.delivery("c-acme-1/m1").await, "delivered");
+    assert_eq!(
+        p.template("acme", 1407680283588702).await.status.as_deref(),
+        Some("PAUSED")
+    );
+    assert_eq!(p.campaign("c-acme-1").await.status, "PAUSED");
+    assert_eq!(p.campaign("c-acme-3").await.status, "PAUSED");
+}
+
+#[tokio::test]
+async fn malformed_bodies_never_half_apply() {
+    let p = pipeline().await;
+    let outcome = p.batch(&["bad/truncated.json", "bad/not_json.txt"]).await;
+    assert_eq!(outcome.parked.len(), 2);
+    assert!(outcome.failed.is_empty());
+    for m in ["c-acme-1/m4", "c-globex-1/m1"] {
+        assert!(p.message(m).await.is_none(), "{m} half-applied");
+    }
+    // No-op bodies are acknowledged, not parked.
+    let outcome = p
+        .batch(&[
+            "bad/empty_entry.json",
+            "bad/missing_statuses_value.json",
+            "bad/wrong_object.json",
+            "unknown_field.json",
+            "dashboard_test_template_status.json",
+            "inbound_text_message.json",
+        ])
+        .await;
+    assert!(
+        outcome.failed.is_empty() && outcome.parked.is_empty(),
+        "{outcome:?}"
+    );
+    assert_eq!(p.reached("c-acme-1").await, (0, 0, 0, 0));
+    // wrong_types is read leniently, with exactly the effect of the well-typed body.
+    p.each(&["bad/wrong_types.json"]).await;
+    assert_eq!(p.delivery("c-acme-1/m1").await, "delivered");
+    assert_eq!(
+        p.template("acme", 1407680283588703).await.status.as_deref(),
+        Some("PAUSED")
+    );
+}
+
+#[tokio::test]
+async fn throttling_on_one_record_fails_only_that_record_and_the_retry_counts_once() {
+    let aws = local_aws().await;
+    let m2 = World::load().message("c-acme-1/m2").1;
+    let proxy = FaultProxy::start(
+        &std::env::var("AWS_ENDPOINT_URL").unwrap(),
+        ThrottleRule {
+            operations: vec!["TransactWriteItems", "UpdateItem"],
+            marker: m2,
+        },
+    )
+    .await;
+    let throttled_client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&aws)
+            .endpoint_url(&proxy.endpoint)
+            .retry_config(
+                aws_config::retry::RetryConfig::standard()
+                    .with_max_attempts(2)
+                    .with_initial_backoff(std::time::Duration::from_millis(5)),
+            )
+            .build(),
+    );
+    let p = pipeline_with(true, Some(throttled_client)).await;
+    let records = vec![
+        record("ok-record", fixture("meta/status_sent.json")),
+        record("throttled-record", fixture("meta/status_failed.json")),
+    ];
+    let outcome = p.processor.process(&records).await;
+    assert_eq!(outcome.failed, vec!["throttled-record".to_owned()]);
+    assert!(proxy.throttled.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    assert_eq!(p.delivery("c-acme-1/m1").await, "sent");
+    assert!(
+        p.message("c-acme-1/m2")
+            .await
+            .unwrap()
+            .get("delivery")
+            .unwrap()
+            .as_s()
+            .unwrap()
+            == "pending"
+    );
+
+    // SQS redelivers the whole batch record and, with throttling gone, it counts exactly once.
+    drop(proxy);
+    let healthy = Processor::new(
+        p.store.clone(),
+        Queue::new(p.queues.sqs.clone(), &p.queues.dead_letter_url, 256 * 1024),
+        4,
+    );
+    let outcome = healthy.process(&records).await;
+    assert!(outcome.failed.is_empty());
+    assert_eq!(p.reached("c-acme-1").await, (1, 0, 0, 1));
+}
+
+// ----------------------------------------------------------------- templates and campaigns
+
+#[tokio::test]
+async fn template_status_events_set_status_reason_history_and_alerts() {
+    let p = pipeline().await;
+    p.each(&[
+        "template_approved.json",
+        "template_rejected.json",
+        "template_flagged.json",
+        "unicode_escaped.json",
+        "bad/huge_reason.json",
+    ])
+    .await;
+    assert_eq!(
+        p.template("acme", 1407680283588704).await.status.as_deref(),
+        Some("APPROVED")
+    );
+    let rejected = p.template("acme", 1407680283588705).await;
+    assert_eq!(rejected.status.as_deref(), Some("REJECTED"));
+    assert!(
+        rejected.reason.as_deref().unwrap().len() <= 2048,
+        "huge reason stored cut"
+    );
+    assert_eq!(
+        p.template("globex", 2319945622184402)
+            .await
+            .status
+            .as_deref(),
+        Some("FLAGGED")
+    );
+    assert_eq!(
+        p.campaign("c-globex-2").await.status,
+        "ACTIVE",
+        "flagged does not pause"
+    );
+    let unicode = p.template("globex", 2319945622184403).await;
+    assert_eq!(unicode.status.as_deref(), Some("REJECTED"));
+    assert_eq!(unicode.name.as_deref(), Some("entrega_rápida"));
+    let history = p
+        .items(keys::template_history("globex", 2319945622184403))
+        .await;
+    assert!(st(&history[0], "rejection_reason")
+        .unwrap()
+        .contains("— não permitido 🚫"));
+
+    let alerts = p.store.open_alerts("acme").await.unwrap();
+    assert!(alerts
+        .iter()
+        .any(|a| a.kind == "template_rejected" && a.severity == "critical"));
+    let globex = p.store.open_alerts("globex").await.unwrap();
+    assert!(globex
+        .iter()
+        .any(|a| a.kind == "template_flagged" && a.severity == "warning"));
+}
+
+#[tokio::test]
+async fn a_paused_template_pauses_every_active_campaign_on_it_with_audit_and_feed() {
+    let p = pipeline().await;
+    p.each(&["template_paused_first.json"]).await;
+    assert_eq!(
+        p.template("acme", 1407680283588702).await.status.as_deref(),
+        Some("PAUSED")
+    );
+    assert_eq!(
+        p.template("acme", 1407680283588702)
+            .await
+            .pause_title
+            .as_deref(),
+        Some("FIRST_PAUSE")
+    );
+    for c in ["c-acme-1", "c-acme-3"] {
+        let campaign = p.campaign(c).await;
+        assert_eq!(campaign.status, "PAUSED", "{c}");
+        assert_eq!(
+            campaign.auto_paused_by.as_deref(),
+            Some("template:1407680283588702")
+        );
+        assert!(campaign.pause_reason.unwrap().contains("FIRST_PAUSE"));
+    }
+    assert_eq!(p.campaign("c-acme-0").await.status, "COMPLETED");
+    assert_eq!(p.campaign("c-acme-2").await.status, "ACTIVE");
+    assert_eq!(p.campaign("c-globex-1").await.status, "ACTIVE");
+    let audit = p.items(keys::audit("acme")).await;
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|a| st(a, "action").as_deref() == Some("campaign_paused"))
+            .count(),
+        2
+    );
+    let feed = p.items(keys::feed("acme")).await;
+    assert_eq!(
+        feed.iter()
+            .filter(|f| st(f, "kind").as_deref() == Some("campaign_paused"))
+            .count(),
+        2
+    );
+    assert!(p
+        .store
+        .open_alerts("acme")
+        .await
+        .unwrap()
+        .iter()
+        .any(|a| a.kind == "template_paused"));
+
+    // The second pause (and a redelivery of the first) is idempotent.
+    p.each(&["template_paused_second.json", "template_paused_first.json"])
+        .await;
+    let audit = p.items(keys::audit("acme")).await;
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|a| st(a, "action").as_deref() == Some("campaign_paused"))
+            .count(),
+        2
+    );
+    let alerts = p.store.open_alerts("acme").await.unwrap();
+    assert!(alerts.iter().any(|a| a.title.contains("SECOND_PAUSE")));
+}
+
+#[tokio::test]
+async fn rate_limiting_pause_and_disable_hit_only_their_campaigns() {
+    let p = pipeline().await;
+    p.each(&[
+        "template_paused_rate_limiting.json",
+        "template_disabled.json",
+    ])
+    .await;
+    assert_eq!(p.campaign("c-globex-1").await.status, "PAUSED");
+    assert_eq!(p.campaign("c-globex-2").await.status, "ACTIVE");
+    assert_eq!(p.campaign("c-acme-2").await.status, "PAUSED");
+    assert_eq!(p.campaign("c-acme-1").await.status, "ACTIVE");
+    assert_eq!(
+        p.template("acme", 1407680283588701).await.status.as_deref(),
+        Some("DISABLED")
+    );
+    let alerts = p.store.open_alerts("acme").await.unwrap();
+    assert!(alerts
+        .iter()
+        .any(|a| a.kind == "template_disabled" && a.severity == "critical"));
+}
+
+#[tokio::test]
+async fn unpause_and_reinstate_leave_campaigns_paused_unless_auto_resume_is_on() {
+    let p = pipeline().await;
+    p.each(&[
+        "template_paused_first.json",
+        "template_unpaused.json",
+        "template_disabled.json",
+        "template_reinstated.json",
+    ])
+    .await;
+    assert_eq!(
+        p.template("acme", 1407680283588702).await.status.as_deref(),
+        Some("APPROVED")
+    );
+    assert_eq!(
+        p.template("acme", 1407680283588701).await.status.as_deref(),
+        Some("APPROVED")
+    );
+    for c in ["c-acme-1", "c-acme-3", "c-acme-2"] {
+        assert_eq!(
+            p.campaign(c).await.status,
+            "PAUSED",
+            "{c} stays paused: resuming is a person's call"
+        );
+    }
+    let history = p
+        .items(keys::template_history("acme", 1407680283588701))
+        .await;
+    assert!(history
+        .iter()
+        .any(|h| st(h, "event").as_deref() == Some("REINSTATED")));
+
+    let p = pipeline().await;
+    p.store.set_auto_resume("acme", true).await.unwrap();
+    p.each(&["template_paused_first.json", "template_disabled.json"])
+        .await;
+    p.each(&["template_unpaused.json", "template_reinstated.json"])
+        .await;
+    for c in ["c-acme-1", "c-acme-3", "c-acme-2"] {
+        assert_eq!(p.campaign(c).await.status, "ACTIVE", "{c}");
+    }
+    assert_eq!(p.campaign("c-acme-0").await.status, "COMPLETED");
+    let audit = p.items(keys::audit("acme")).await;
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|a| st(a, "action").as_deref() == Some("campaign_resumed"))
+            .count(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn auto_resume_never_resumes_a_campaign_a_person_paused_or_another_hold_keeps() {
+    let p = pipeline().await;
+    p.store.set_auto_resume("acme", true).await.unwrap();
+    // c-acme-3 is paused by a person before the template pauses.
+    assert!(p
+        .store
+        .pause_campaign_by_user("acme", "c-acme-3", "ops@acme", "checking copy")
+        .await
+        .unwrap());
+    // c-acme-1 is also held by an account ban.
+    p.each(&["template_paused_first.json"]).await;
+    p.store
+        .hold_campaign(
+            "acme",
+            "c-acme-1",
+            "ban:102290129340398",
+            "account disabled",
+            2,
+        )
+        .await
+        .unwrap();
+    p.each(&["template_unpaused.json"]).await;
+    assert_eq!(
+        p.campaign("c-acme-1").await.status,
+        "PAUSED",
+        "still held by the ban"
+    );
+    assert_eq!(
+        p.campaign("c-acme-3").await.status,
+        "PAUSED",
+        "a person paused it"
+    );
+}
+
+#[tokio::test]
+async fn quality_events_apply_in_event_time_order_whatever_the_arrival_order() {
+    let p = pipeline().await;
+    p.each(&[
+        "quality_red_to_green.json",
+        "quality_yellow_to_red.json",
+        "quality_green_to_yellow.json",
+    ])
+    .await;
+    let t = p.template("acme", 1407680283588702).await;
+    assert_eq!(t.quality.as_deref(), Some("GREEN"), "the newest event wins");
+    let history = p
+        .items(keys::template_history("acme", 1407680283588702))
+        .await;
+    assert_eq!(history.len(), 3, "stale events still go to history");
+    assert_eq!(
+        p.campaign("c-acme-1").await.status,
+        "ACTIVE",
+        "quality alone never pauses"
+    );
+
+    let q = pipeline().await;
+    q.each(&["quality_green_to_yellow.json", "quality_yellow_to_red.json"])
+        .await;
+    let t = q.template("acme", 1407680283588702).await;
+    assert_eq!(
+        (t.quality.as_deref(), t.previous_quality.as_deref()),
+        (Some("RED"), Some("YELLOW"))
+    );
+    let alerts = q.store.open_alerts("acme").await.unwrap();
+    assert!(alerts
+        .iter()
+        .any(|a| a.kind == "quality_red" && a.severity == "critical"));
+    assert!(alerts
+        .iter()
+        .any(|a| a.kind == "quality_yellow" && a.severity == "warning"));
+}
+
+#[tokio::test]
+async fn category_phone_account_and_unknown_template_events() {
+    let p = pipeline().await;
+    p.each(&["category_impending.json"]).await;
+    let t = p.template("globex", 2319945622184402).await;
+    assert_eq!(
+        (t.category.as_deref(), t.pending_category.as_deref()),
+        (Some("UTILITY"), Some("MARKETING"))
+    );
+    p.each(&["category_completed.json"]).await;
+    let t = p.template("globex", 2319945622184402).await;
+    assert_eq!(
+        (
+            t.category.as_deref(),
+            t.previous_category.as_deref(),
+            t.pending_category
+        ),
+        (Some("MARKETING"), Some("UTILITY"), None)
+    );
+
+    p.each(&["template_unknown_event.json"]).await;
+    assert_eq!(
+        p.template("acme", 1407680283588703).await.status.as_deref(),
+        Some("APPROVED")
+    );
+    assert_eq!(
+        p.items(keys::template_history("acme", 1407680283588703))
+            .await
+            .len(),
+        1
+    );
+
+    p.each(&["phone_quality_downgrade.json", "account_update_ban.json"])
+        .await;
+    let phone = p
+        .items(keys::tenant("acme"))
+        .await
+        .into_iter()
+        .find(|i| st(i, "sk").as_deref() == Some("PHONE#106540352242922"))
+        .unwrap();
+    assert_eq!(st(&phone, "messaging_limit").as_deref(), Some("TIER_1K"));
+    assert!(p
+        .store
+        .open_alerts("acme")
+        .await
+        .unwrap()
+        .iter()
+        .any(|a| a.kind == "phone_quality"));
+    let globex = p.store.open_alerts("globex").await.unwrap();
+    assert!(globex
+        .iter()
+        .any(|a| a.kind == "account_disable_scheduled" && a.severity == "critical"));
+    assert_eq!(
+        p.campaign("c-globex-1").await.status,
+        "ACTIVE",
+        "scheduled, not yet disabled"
+    );
+    assert!(p
+        .store
+        .open_alerts("acme")
+        .await
+        .unwrap()
+        .iter()
+        .all(|a| !a.kind.starts_with("account")));
+}
+
+#[tokio::test]
+async fn an_account_ban_pauses_every_active_campaign_of_that_waba_only() {
+    let p = pipeline().await;
+    let body = String::from_utf8(fixture("meta/account_update_ban.json"))
+        .unwrap()
+        .replace("SCHEDULE_FOR_DISABLE", "DISABLE");
+    let outcome = p
+        .processor
+        .process(&[record("ban", body.into_bytes())])
+        .await;
+    assert!(outcome.failed.is_empty());
+    for c in ["c-globex-1", "c-globex-2"] {
+        let campaign = p.campaign(c).await;
+        assert_eq!(campaign.status, "PAUSED");
+        assert_eq!(
+            campaign.auto_paused_by.as_deref(),
+            Some("ban:204470395512871")
+        );
+    }
+    assert_eq!(p.campaign("c-acme-1").await.status, "ACTIVE");
+}
+
+#[tokio::test]
+async fn every_applied_change_lands_in_the_tenants_feed_in_order() {
+    let p = pipeline().await;
+    p.each(&[
+        "status_sent.json",
+        "status_delivered.json",
+        "template_approved.json",
+    ])
+    .await;
+    let feed = p.items(keys::feed("acme")).await;
+    let kinds: Vec<_> = feed.iter().filter_map(|f| st(f, "kind")).collect();
+    assert_eq!(&kinds[..2], &["message_status", "message_status"]);
+    assert!(kinds.contains(&"template".to_owned()));
+    assert!(feed.iter().all(|f| n(f, "expires_at").is_some()));
+    let ids: Vec<_> = feed.iter().filter_map(|f| st(f, "sk")).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(
+        ids, sorted,
+        "feed ids sort in the order changes were applied"
+    );
+    assert!(p.items(keys::feed("globex")).await.is_empty());
+}
