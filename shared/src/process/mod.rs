@@ -206,27 +206,24 @@ impl Processor {
                 HashMap::new()
             }
         };
-        let results: Vec<(Vec<usize>, Result<bool, StoreError>)> =
-            stream::iter(statuses.into_iter())
-                .filter(|(key, _)| futures::future::ready(states.contains_key(key)))
-                .map(|(key, list)| {
-                    let state = states.get(&key).cloned().unwrap_or_default();
-                    let span =
-                        info_span!("message", tenant_id = %key.tenant_id, wamid = %key.wamid);
-                    async move {
-                        let records: Vec<usize> = list.iter().map(|(i, _)| *i).collect();
-                        let observations: Vec<Observation> =
-                            list.into_iter().map(|(_, o)| o).collect();
-                        (
-                            records,
-                            self.apply_statuses(&key, state, &observations).await,
-                        )
-                    }
-                    .instrument(span)
-                })
-                .buffer_unordered(self.concurrency)
-                .collect()
-                .await;
+        let results: Vec<(Vec<usize>, Result<bool, StoreError>)> = stream::iter(statuses)
+            .filter(|(key, _)| futures::future::ready(states.contains_key(key)))
+            .map(|(key, list)| {
+                let state = states.get(&key).cloned().unwrap_or_default();
+                let span = info_span!("message", tenant_id = %key.tenant_id, wamid = %key.wamid);
+                async move {
+                    let records: Vec<usize> = list.iter().map(|(i, _)| *i).collect();
+                    let observations: Vec<Observation> = list.into_iter().map(|(_, o)| o).collect();
+                    (
+                        records,
+                        self.apply_statuses(&key, state, &observations).await,
+                    )
+                }
+                .instrument(span)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
         for (records_of_message, result) in results {
             match result {
                 Ok(true) => outcome.messages_written += 1,
