@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 TEMPLATE := infra/template.yaml
 
-.PHONY: help dev test lint lint-template unit bench build deploy coldstart clean
+.PHONY: help dev test lint lint-template bench bench-processor build deploy coldstart clean
 
 help:
 	@echo "make dev    - local AWS endpoint + functions under cargo lambda watch (port 9000)"
@@ -37,6 +37,9 @@ lint-template: $(STAMP)
 
 bench:
 	cargo bench -p shared --bench ingest
+
+bench-processor: $(STAMP)
+	scripts/local-aws cargo run --release -p pipeline-tests --bin processor-bench
 
 # Cross-compiling to arm64 uses zig (from PyPI), installed on first build.
 $(VENV)/.zig: $(STAMP)

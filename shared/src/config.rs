@@ -95,3 +95,49 @@ impl ProcessorConfig {
         })
     }
 }
+
+/// The API function's configuration.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub table_name: String,
+    pub auth: crate::auth::AuthConfig,
+    /// JWKS location (Cognito: `https://cognito-idp.<region>.amazonaws.com/<pool>/.well-known/jwks.json`).
+    pub jwks_url: Option<String>,
+    /// A JWKS document given directly (tests, or a pinned key set).
+    pub jwks_json: Option<String>,
+    /// Signs pagination cursors.
+    pub cursor_secret: SecretString,
+}
+
+impl ApiConfig {
+    /// Reads `TABLE_NAME`, `JWT_ISSUER`, `JWT_AUDIENCE`, `CURSOR_SECRET`, and optionally
+    /// `JWT_JWKS_URL`, `JWT_JWKS`, `JWT_HS256_SECRET` (local development), `JWT_TENANT_CLAIM`
+    /// (default `org_id`), `JWT_ROLE_CLAIM` (default `role`), `JWT_LEEWAY_SECONDS` (default 30).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let opt = |name: &'static str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let config = Self {
+            table_name: required("TABLE_NAME")?,
+            auth: crate::auth::AuthConfig {
+                issuer: required("JWT_ISSUER")?,
+                audience: required("JWT_AUDIENCE")?,
+                hs256_secret: opt("JWT_HS256_SECRET").map(SecretString::from),
+                tenant_claim: optional("JWT_TENANT_CLAIM", "org_id".to_owned())?,
+                role_claim: optional("JWT_ROLE_CLAIM", "role".to_owned())?,
+                leeway_seconds: optional("JWT_LEEWAY_SECONDS", 30)?,
+            },
+            jwks_url: opt("JWT_JWKS_URL"),
+            jwks_json: opt("JWT_JWKS"),
+            cursor_secret: required("CURSOR_SECRET")?.into(),
+        };
+        if config.jwks_url.is_none()
+            && config.jwks_json.is_none()
+            && config.auth.hs256_secret.is_none()
+        {
+            return Err(ConfigError::Invalid(
+                "JWT_JWKS_URL",
+                "one of JWT_JWKS_URL, JWT_JWKS or JWT_HS256_SECRET is needed",
+            ));
+        }
+        Ok(config)
+    }
+}

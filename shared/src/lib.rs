@@ -6,9 +6,12 @@
 //! - [`process`]: the processor feature: queued webhooks into table state
 //! - [`store`]: the DynamoDB adapter
 //! - [`queue`]: the SQS adapter
+//! - [`auth`]: JWT verification, roles, tenant scoping
 //! - [`config`]: typed configuration read once at init
 
+pub mod auth;
 pub mod config;
+pub mod cursor;
 pub mod domain;
 pub mod ingest;
 pub mod meta;

@@ -2,8 +2,9 @@
 //! DynamoDB answers when it throttles, and forwards everything else. The SDK client under test is
 //! the real one: it parses a real throttling response and runs its real retry policy.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -19,6 +20,8 @@ pub struct ThrottleRule {
 pub struct FaultProxy {
     pub endpoint: String,
     pub throttled: Arc<AtomicUsize>,
+    /// Requests forwarded, by operation (`x-amz-target` without the service prefix).
+    pub requests: Arc<Mutex<BTreeMap<String, usize>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -35,18 +38,25 @@ impl FaultProxy {
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let upstream = upstream.trim_start_matches("http://").to_owned();
         let throttled = Arc::new(AtomicUsize::new(0));
-        let counter = throttled.clone();
+        let requests = Arc::new(Mutex::new(BTreeMap::new()));
+        let (counter, seen) = (throttled.clone(), requests.clone());
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (upstream, rule, counter) = (upstream.clone(), rule.clone(), counter.clone());
+                let (upstream, rule, counter, seen) = (
+                    upstream.clone(),
+                    rule.clone(),
+                    counter.clone(),
+                    seen.clone(),
+                );
                 tokio::spawn(async move {
-                    let _ = serve(client, &upstream, &rule, &counter).await;
+                    let _ = serve(client, &upstream, &rule, &counter, &seen).await;
                 });
             }
         });
         Self {
             endpoint,
             throttled,
+            requests,
             task,
         }
     }
@@ -90,6 +100,7 @@ async fn serve(
     upstream: &str,
     rule: &ThrottleRule,
     throttled: &AtomicUsize,
+    seen: &Mutex<BTreeMap<String, usize>>,
 ) -> std::io::Result<()> {
     while let Some((head, raw)) = read_message(&mut client).await? {
         let target = head
@@ -113,6 +124,8 @@ async fn serve(
             client.write_all(response.as_bytes()).await?;
             continue;
         }
+        let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
+        *seen.lock().unwrap().entry(operation).or_default() += 1;
         let mut up = TcpStream::connect(upstream).await?;
         up.write_all(&raw).await?;
         match read_message(&mut up).await? {

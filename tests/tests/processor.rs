@@ -431,7 +431,7 @@ async fn the_1000_status_batch_reaches_the_generators_expected_state_in_one_invo
     assert!(outcome.failed.is_empty(), "{outcome:?}");
     assert_eq!(outcome.statuses, 1000);
     let expected: serde_json::Value =
-        serde_json::from_slice(&fixture("meta/status_batch_1000.expected.json")).unwrap();
+        serde_json::from_slice(&fixture("expected/status_batch_1000.json")).unwrap();
     for (wamid, status) in expected["messages"].as_object().unwrap() {
         let tenant = p
             .world

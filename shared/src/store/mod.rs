@@ -5,6 +5,7 @@ mod campaigns;
 mod expr;
 pub mod keys;
 mod messages;
+pub mod queries;
 mod records;
 mod routing;
 mod templates;
@@ -16,7 +17,7 @@ pub use routing::{PhoneRoute, Route};
 pub use templates::{clip, NewTemplate, TemplateRecord};
 
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::AttributeValue;
+pub use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 
 /// A DynamoDB item.

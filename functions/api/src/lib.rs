@@ -1,0 +1,247 @@
+//! The monitoring and management API: JWT-authenticated, tenant-scoped, role-checked.
+//! Routing and HTTP mapping here; reads and writes go through `shared::store`, and the caller
+//! comes only from `shared::auth`.
+
+mod routes;
+
+use lambda_http::http::{header, HeaderValue, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use shared::auth::{AuthError, Caller, Verifier};
+use shared::config::ApiConfig;
+use shared::cursor::CursorSigner;
+use shared::store::{Store, StoreError};
+use std::convert::Infallible;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tracing::{error, info, warn};
+
+/// A JWKS is fetched again at most this often when a token names an unknown key.
+const JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The API: store, token verifier and cursor signer, built once per container.
+pub struct Api {
+    store: Store,
+    verifier: Verifier,
+    cursors: CursorSigner,
+    jwks_url: Option<String>,
+    http: reqwest::Client,
+    last_jwks_fetch: Mutex<Option<Instant>>,
+}
+
+impl Api {
+    /// Builds the API; fetches the JWKS when one is configured.
+    pub async fn build(config: &ApiConfig, dynamodb: aws_sdk_dynamodb::Client) -> Self {
+        let api = Self {
+            store: Store::new(dynamodb, &config.table_name),
+            verifier: Verifier::new(config.auth.clone()),
+            cursors: CursorSigner::new(&config.cursor_secret),
+            jwks_url: config.jwks_url.clone(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(3))
+                .build()
+                .unwrap_or_default(),
+            last_jwks_fetch: Mutex::new(None),
+        };
+        if let Some(jwks) = &config.jwks_json {
+            if let Err(e) = api.verifier.set_jwks(jwks) {
+                error!(error = %e, "configured JWKS is not valid");
+            }
+        }
+        api.refresh_jwks().await;
+        api
+    }
+
+    /// The verifier (tests load keys into it).
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    async fn refresh_jwks(&self) {
+        let Some(url) = &self.jwks_url else { return };
+        {
+            let mut last = self
+                .last_jwks_fetch
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|t| t.elapsed() < JWKS_REFRESH_INTERVAL) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let fetched = async {
+            self.http
+                .get(url)
+                .send()
+                .await?
+                .error_for_status()?
+                .text()
+                .await
+        }
+        .await;
+        match fetched {
+            Ok(body) => match self.verifier.set_jwks(&body) {
+                Ok(keys) => info!(keys, "JWKS loaded"),
+                Err(e) => error!(error = %e, "JWKS document not usable"),
+            },
+            Err(e) => error!(error = %e, "JWKS fetch failed"),
+        }
+    }
+
+    async fn caller(&self, request: &Request) -> Result<Caller, ApiError> {
+        let authorization = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if let Some(token) = authorization.and_then(|h| h.strip_prefix("Bearer ")) {
+            if self.verifier.needs_key(token.trim()) {
+                self.refresh_jwks().await;
+            }
+        }
+        Ok(self.verifier.verify_header(authorization)?)
+    }
+}
+
+/// Why a request failed; each maps to one status and a stable code. Internals are logged, not
+/// returned.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("unauthorized: {0}")]
+    Unauthorized(#[source] AuthError),
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("bad request: {1}")]
+    BadRequest(&'static str, String),
+    #[error("conflict: {1}")]
+    Conflict(&'static str, String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("store failed")]
+    Store(#[from] StoreError),
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        if e.is_forbidden() {
+            Self::Forbidden
+        } else {
+            Self::Unauthorized(e)
+        }
+    }
+}
+
+impl ApiError {
+    /// 400 with a stable code and a short, input-free explanation.
+    pub fn bad(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::BadRequest(code, detail.into())
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        match self {
+            Self::Unauthorized(e) => {
+                warn!(reason = %e, "token refused");
+                (
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "a valid bearer token is required".into(),
+                )
+            }
+            Self::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "not allowed for this caller".into(),
+            ),
+            Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such resource".into(),
+            ),
+            Self::BadRequest(code, detail) => (StatusCode::BAD_REQUEST, code, detail.clone()),
+            Self::Conflict(code, detail) => (StatusCode::CONFLICT, code, detail.clone()),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed on this path".into(),
+            ),
+            Self::Store(e) if e.is_transient() => {
+                error!(error = %e, "store unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "temporarily unavailable, retry".into(),
+                )
+            }
+            Self::Store(e) => {
+                error!(error = %e, "store refused");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error".into(),
+                )
+            }
+        }
+    }
+}
+
+/// Handles one request; every outcome is an HTTP response with the request id.
+pub async fn handle(api: &Api, request: Request) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
+    let request_id = request
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let mut response = match routes::route(api, &request).await {
+        Ok(response) => response,
+        Err(e) => problem(&e, &request_id),
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    info!(
+        request_id,
+        method = %method,
+        route = routes::route_name(&path),
+        status = response.status().as_u16(),
+        latency_us = started.elapsed().as_micros() as u64,
+        "api request"
+    );
+    Ok(response)
+}
+
+/// A JSON response.
+pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+    let mut response = Response::new(Body::Text(value.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn problem(e: &ApiError, request_id: &str) -> Response<Body> {
+    let (status, code, detail) = e.parts();
+    let body = serde_json::json!({
+        "type": format!("https://errors.whatsapp-pipeline.dev/{code}"),
+        "title": status.canonical_reason().unwrap_or("error"),
+        "status": status.as_u16(),
+        "code": code,
+        "detail": detail,
+        "request_id": request_id,
+    });
+    let mut response = json(status, &body);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
