@@ -41,6 +41,8 @@ def page_of(item):
         "next_cursor": {"type": ["string", "null"]}}}
 
 def op(summary, responses, params=(), body=None, secured=True, op_id=None):
+    if any(p is TENANT for p in params):
+        responses = {**responses, "400": ERRORS["400"]}
     o = {"summary": summary, "operationId": op_id, "parameters": list(params), "responses": responses}
     if secured:
         o["security"] = SECURED

@@ -135,13 +135,27 @@ class Stack:
             variables = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
             env = {}
             for key, value in variables.items():
-                resolved = str(self.resolve(value))
+                # dev.env stands in for what has no local twin: secrets, the identity provider.
+                # An empty value there leaves the variable out.
+                if key in dev:
+                    if dev[key]:
+                        env[key] = dev[key]
+                    continue
+                try:
+                    resolved = str(self.resolve(value))
+                except KeyError as missing:
+                    raise SystemExit(f"{logical}.{key} refers to {missing}, which has no local twin: give it a value in dev.env")
                 if "{{resolve:" in resolved:
-                    if key not in dev:
-                        raise SystemExit(f"{logical}.{key} is a secret reference: give it a value in dev.env")
-                    resolved = dev[key]
+                    raise SystemExit(f"{logical}.{key} is a secret reference: give it a value in dev.env")
                 env[key] = resolved
             out[logical] = env
+        # dev.env keys no function declares are local-only settings (e.g. the HS256 secret
+        # that stands in for Cognito): every function gets them.
+        declared = {k for env in out.values() for k in env} | {
+            k for _, props in self.resources("AWS::Serverless::Function")
+            for k in props.get("Environment", {}).get("Variables", {})}
+        for env in out.values():
+            env.update({k: v for k, v in dev.items() if v and k not in declared})
         return out
 
 

@@ -16,7 +16,9 @@ import provision
 # the template fails this check until local provisioning handles it or it is listed here.
 PROVISIONED = {"AWS::DynamoDB::Table", "AWS::SQS::Queue"}
 NOT_LOCAL = {"AWS::Serverless::Function", "AWS::Serverless::HttpApi", "AWS::Serverless::Api",
-             "AWS::Lambda::Permission", "AWS::Lambda::Url", "AWS::IAM::Role"}
+             "AWS::Lambda::Permission", "AWS::Lambda::Url", "AWS::IAM::Role",
+             # Stood in for by infra/local/dev.env (HS256 tokens, a fixed cursor key).
+             "AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient", "AWS::SecretsManager::Secret"}
 
 
 class TemplateMatchesLocalStack(unittest.TestCase):

@@ -555,7 +555,6 @@ async fn pagination_round_trips_and_cursors_cannot_cross_tenants_or_be_forged() 
     let viewer = token("acme", "viewer");
     let mut seen = Vec::new();
     let mut uri = "/campaigns/c-acme-1/messages?limit=1".to_owned();
-    let cursor_of_first_page;
     loop {
         let (s, b) = get(&h, &uri, &viewer).await;
         assert_eq!(s, StatusCode::OK);
@@ -577,7 +576,7 @@ async fn pagination_round_trips_and_cursors_cannot_cross_tenants_or_be_forged() 
     assert_eq!(dedup.len(), 4);
 
     let (_, b) = get(&h, "/campaigns?limit=1", &viewer).await;
-    cursor_of_first_page = b["next_cursor"].as_str().unwrap().to_owned();
+    let cursor_of_first_page = b["next_cursor"].as_str().unwrap().to_owned();
     // Another tenant, another list, or a changed cursor: 400, never data.
     let foreign = token("globex", "viewer");
     let (s, b) = get(

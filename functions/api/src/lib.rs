@@ -116,7 +116,7 @@ pub enum ApiError {
     #[error("conflict: {1}")]
     Conflict(&'static str, String),
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed(&'static str),
     #[error("store failed")]
     Store(#[from] StoreError),
 }
@@ -159,7 +159,7 @@ impl ApiError {
             ),
             Self::BadRequest(code, detail) => (StatusCode::BAD_REQUEST, code, detail.clone()),
             Self::Conflict(code, detail) => (StatusCode::CONFLICT, code, detail.clone()),
-            Self::MethodNotAllowed => (
+            Self::MethodNotAllowed(_) => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 "method not allowed on this path".into(),
@@ -238,6 +238,11 @@ fn problem(e: &ApiError, request_id: &str) -> Response<Body> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/problem+json"),
     );
+    if let ApiError::MethodNotAllowed(allow) = e {
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+    }
     if status == StatusCode::UNAUTHORIZED {
         response
             .headers_mut()

@@ -48,7 +48,14 @@ pub(crate) async fn route(api: &Api, req: &Request) -> Result<Response<Body>, Ap
     }
 
     let caller = api.caller(req).await?;
-    let tenant = caller.tenant(param(req, "tenant"))?.to_owned();
+    let requested = param(req, "tenant");
+    if requested.is_some_and(|t| !valid_id(t)) {
+        return Err(ApiError::bad(
+            "invalid_tenant",
+            "tenant ids are 1-128 of A-Z a-z 0-9 - _ .",
+        ));
+    }
+    let tenant = caller.tenant(requested)?.to_owned();
     let c = &caller;
     let t = tenant.as_str();
     match (method, segments.as_slice()) {
@@ -105,16 +112,59 @@ pub(crate) async fn route(api: &Api, req: &Request) -> Result<Response<Body>, Ap
             route_phone(api, req, c, id).await
         }
         (Method::PUT, ["admin", "routes", "wabas", id]) => route_waba(api, req, c, id).await,
-        (
-            _,
-            ["templates" | "campaigns" | "stats" | "messages" | "alerts" | "settings" | "audit"
-            | "unrouted" | "numbers" | "admin", ..],
-        ) => Err(ApiError::MethodNotAllowed),
-        _ => Err(ApiError::NotFound),
+        (_, path) => match allowed_methods(path) {
+            Some(allow) => Err(ApiError::MethodNotAllowed(allow)),
+            None => Err(ApiError::NotFound),
+        },
     }
 }
 
 // ----------------------------------------------------------------- helpers
+
+/// The methods a known path takes (for 405's `Allow`); `None` for an unknown path.
+fn allowed_methods(path: &[&str]) -> Option<&'static str> {
+    Some(match path {
+        ["health" | "openapi.json" | "alerts" | "stats" | "audit" | "unrouted"] => "GET",
+        ["templates"] | ["templates", _] => "GET",
+        ["numbers", _, "templates", _, "status-history"] => "GET",
+        ["numbers", _, "templates", _, "acknowledge-alert"] => "POST",
+        ["campaigns"] => "GET, POST",
+        ["campaigns", _] | ["campaigns", _, "messages"] => "GET",
+        ["campaigns", _, "pause" | "resume"] | ["messages"] => "POST",
+        ["settings"] => "GET, PUT",
+        ["admin", "routes", "phone-numbers" | "wabas", _] => "PUT",
+        _ => return None,
+    })
+}
+
+/// A filter value from a closed set, or 400.
+fn one_of(req: &Request, name: &str, allowed: &[&str]) -> Result<Option<String>, ApiError> {
+    match param(req, name) {
+        None => Ok(None),
+        Some(v) if allowed.contains(&v) => Ok(Some(v.to_owned())),
+        Some(_) => Err(ApiError::bad(
+            "invalid_filter",
+            format!("{name} must be one of {}", allowed.join(", ")),
+        )),
+    }
+}
+
+const TEMPLATE_STATUSES: &[&str] = &[
+    "APPROVED",
+    "REJECTED",
+    "PENDING",
+    "PAUSED",
+    "DISABLED",
+    "FLAGGED",
+    "IN_APPEAL",
+    "PENDING_DELETION",
+    "DELETED",
+    "ARCHIVED",
+    "LIMIT_EXCEEDED",
+];
+const QUALITIES: &[&str] = &["GREEN", "YELLOW", "RED", "UNKNOWN"];
+const CATEGORIES: &[&str] = &["MARKETING", "UTILITY", "AUTHENTICATION"];
+const CAMPAIGN_STATUSES: &[&str] = &["ACTIVE", "PAUSED", "COMPLETED"];
 
 fn param<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
     req.query_string_parameters_ref()
@@ -154,6 +204,8 @@ fn item_json(item: &Item) -> Value {
         }
         let value = match v {
             shared::store::AttributeValue::S(s) => Value::from(s.clone()),
+            // Template ids are up to u64: JSON clients lose precision past 2^53, so they go out as strings.
+            shared::store::AttributeValue::N(n) if k == "template_id" => Value::from(n.clone()),
             shared::store::AttributeValue::N(n) => n
                 .parse::<i64>()
                 .map(Value::from)
@@ -343,8 +395,12 @@ async fn list_templates(
 ) -> Result<Response<Body>, ApiError> {
     let mut q = ListQuery::partition(keys::tenant(tenant));
     q.sort_prefix = Some("TEMPLATE#");
-    for name in ["status", "quality", "category"] {
-        if let Some(v) = param(req, name) {
+    for (name, allowed) in [
+        ("status", TEMPLATE_STATUSES),
+        ("quality", QUALITIES),
+        ("category", CATEGORIES),
+    ] {
+        if let Some(v) = one_of(req, name, allowed)? {
             q.filters.push((name, s(v)));
         }
     }
@@ -432,7 +488,7 @@ async fn list_campaigns(
 ) -> Result<Response<Body>, ApiError> {
     let mut q = ListQuery::partition(keys::tenant(tenant));
     q.sort_prefix = Some("CAMPAIGN#");
-    if let Some(status) = param(req, "status") {
+    if let Some(status) = one_of(req, "status", CAMPAIGN_STATUSES)? {
         q.filters.push(("status", s(status)));
     }
     page(api, req, tenant, "campaigns", q).await
@@ -581,7 +637,7 @@ async fn resume(
 ) -> Result<Response<Body>, ApiError> {
     caller.require(Role::OrgAdmin)?;
     let mut input: ResumeInput = optional_body(req)?;
-    input.force |= param(req, "force") == Some("true");
+    input.force |= one_of(req, "force", &["true", "false"])?.as_deref() == Some("true");
     let c = campaign(api, tenant, id).await?;
     let template = api.store.template(tenant, c.template_id).await?;
     let blocked = template
@@ -652,13 +708,22 @@ async fn audit(
 }
 
 async fn stats(api: &Api, req: &Request, tenant: &str) -> Result<Response<Body>, ApiError> {
+    const LAST_SECOND: u64 = 9_999_999_999;
     let bound = |name: &str, default: u64| -> Result<u64, ApiError> {
+        let invalid = || {
+            ApiError::bad(
+                "invalid_range",
+                "from and to are Unix seconds up to 9999999999",
+            )
+        };
         param(req, name).map_or(Ok(default), |v| {
-            v.parse()
-                .map_err(|_| ApiError::bad("invalid_range", "from and to are Unix seconds"))
+            v.parse::<u64>()
+                .ok()
+                .filter(|v| *v <= LAST_SECOND)
+                .ok_or_else(invalid)
         })
     };
-    let (from, to) = (bound("from", 0)?, bound("to", u64::MAX)?);
+    let (from, to) = (bound("from", 0)?, bound("to", LAST_SECOND)?);
     if from > to {
         return Err(ApiError::bad("invalid_range", "from is after to"));
     }
