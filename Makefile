@@ -7,10 +7,10 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 TEMPLATE := infra/template.yaml
 
-.PHONY: help dev test lint lint-template bench bench-processor build deploy coldstart clean
+.PHONY: help dev test lint lint-template bench bench-processor bench-api build deploy coldstart clean
 
 help:
-	@echo "make dev    - local AWS endpoint + functions under cargo lambda watch (port 9000)"
+	@echo "make dev    - local AWS endpoint, world loaded, functions under cargo lambda watch (port 9000)"
 	@echo "make test   - everything CI runs: fmt, clippy, template lint, unit + integration tests"
 	@echo "make bench  - criterion benchmarks (signature + parse + split)"
 	@echo "make build  - release build of every function for Lambda (arm64)"
@@ -40,6 +40,9 @@ bench:
 
 bench-processor: $(STAMP)
 	scripts/local-aws cargo run --release -p pipeline-tests --bin processor-bench
+
+bench-api: $(STAMP)
+	scripts/local-aws cargo run --release -p pipeline-tests --bin api-bench
 
 # Cross-compiling to arm64 uses zig (from PyPI), installed on first build.
 $(VENV)/.zig: $(STAMP)

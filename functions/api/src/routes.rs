@@ -460,21 +460,14 @@ async fn acknowledge(
         .store
         .acknowledge_alerts(tenant, &subject, &caller.subject)
         .await?;
-    let now = shared::store::now();
-    let audit_id = shared::store::stable_id(&["ack", &subject, &caller.subject, &now.to_string()]);
-    api.store
-        .audit(
-            tenant,
-            &audit_id,
-            now,
-            &[
-                ("action", s("alert_acknowledged")),
-                ("actor", s(&caller.subject)),
-                ("subject", s(&subject)),
-                ("count", shared::store::n(count)),
-            ],
-        )
-        .await?;
+    let now = record_action(
+        api,
+        tenant,
+        caller,
+        "alert_acknowledged",
+        &[("subject", s(&subject)), ("count", shared::store::n(count))],
+    )
+    .await?;
     Ok(json(
         StatusCode::OK,
         &j!({ "acknowledged": count, "by": caller.subject, "at": now }),
@@ -621,7 +614,14 @@ async fn pause(
             "only an active or paused campaign can be paused".into(),
         ));
     }
-    audit(api, tenant, "campaign_paused", caller, id).await?;
+    record_action(
+        api,
+        tenant,
+        caller,
+        "campaign_paused",
+        &[("campaign_id", s(id))],
+    )
+    .await?;
     Ok(json(
         StatusCode::OK,
         &campaign_json(&campaign(api, tenant, id).await?),
@@ -660,51 +660,33 @@ async fn resume(
             "the campaign is not paused, or an automatic hold remains (use force)".into(),
         ));
     }
-    audit(
-        api,
-        tenant,
-        if input.force {
-            "campaign_resumed_forced"
-        } else {
-            "campaign_resumed"
-        },
-        caller,
-        id,
-    )
-    .await?;
+    let action = if input.force {
+        "campaign_resumed_forced"
+    } else {
+        "campaign_resumed"
+    };
+    record_action(api, tenant, caller, action, &[("campaign_id", s(id))]).await?;
     Ok(json(
         StatusCode::OK,
         &campaign_json(&campaign(api, tenant, id).await?),
     ))
 }
 
-async fn audit(
+/// Records a person's action in the tenant's audit trail: who, what, when.
+async fn record_action(
     api: &Api,
     tenant: &str,
-    action: &str,
     caller: &Caller,
-    campaign_id: &str,
-) -> Result<(), ApiError> {
+    action: &str,
+    fields: &[(&str, shared::store::AttributeValue)],
+) -> Result<u64, ApiError> {
     let now = shared::store::now();
-    let id = shared::store::stable_id(&[
-        action,
-        campaign_id,
-        &caller.subject,
-        &uuid::Uuid::new_v4().to_string(),
-    ]);
-    api.store
-        .audit(
-            tenant,
-            &id,
-            now,
-            &[
-                ("action", s(action)),
-                ("actor", s(&caller.subject)),
-                ("campaign_id", s(campaign_id)),
-            ],
-        )
-        .await?;
-    Ok(())
+    // Each call is its own event, so the id is random rather than derived.
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let mut all = vec![("action", s(action)), ("actor", s(&caller.subject))];
+    all.extend(fields.iter().cloned());
+    api.store.audit(tenant, &id, now, &all).await?;
+    Ok(now)
 }
 
 async fn stats(api: &Api, req: &Request, tenant: &str) -> Result<Response<Body>, ApiError> {
@@ -843,27 +825,17 @@ async fn put_settings(
     caller.require(Role::OrgAdmin)?;
     let input: SettingsInput = body(req)?;
     api.store.set_auto_resume(tenant, input.auto_resume).await?;
-    let now = shared::store::now();
-    let id = shared::store::stable_id(&[
-        "settings",
-        &caller.subject,
-        &uuid::Uuid::new_v4().to_string(),
-    ]);
-    api.store
-        .audit(
-            tenant,
-            &id,
-            now,
-            &[
-                ("action", s("settings_changed")),
-                ("actor", s(&caller.subject)),
-                (
-                    "auto_resume",
-                    shared::store::AttributeValue::Bool(input.auto_resume),
-                ),
-            ],
-        )
-        .await?;
+    record_action(
+        api,
+        tenant,
+        caller,
+        "settings_changed",
+        &[(
+            "auto_resume",
+            shared::store::AttributeValue::Bool(input.auto_resume),
+        )],
+    )
+    .await?;
     Ok(json(
         StatusCode::OK,
         &j!({ "tenant_id": tenant, "auto_resume": input.auto_resume }),

@@ -5,7 +5,8 @@
 //! when it was paused automatically, no hold is left, and no person paused it.
 
 use super::expr::Expr;
-use super::{dynamo, key, keys, n, now, s, Store, StoreError};
+use super::queries::ListQuery;
+use super::{key, keys, n, now, s, Store, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde::Deserialize;
 
@@ -123,22 +124,10 @@ impl Store {
         tenant_id: &str,
         campaign_id: &str,
     ) -> Result<Option<CampaignRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(
-                keys::tenant(tenant_id),
-                keys::campaign(campaign_id),
-            )))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(dynamo)?;
-        out.item
-            .map(serde_dynamo::from_item)
-            .transpose()
-            .map_err(Into::into)
+        let item = self
+            .get(&keys::tenant(tenant_id), &keys::campaign(campaign_id))
+            .await?;
+        Ok(item.map(serde_dynamo::from_item).transpose()?)
     }
 
     /// The campaigns that use a template, through the template index (never a scan).
@@ -147,31 +136,8 @@ impl Store {
         tenant_id: &str,
         template_id: u64,
     ) -> Result<Vec<CampaignRecord>, StoreError> {
-        let mut campaigns = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(keys::GSI1)
-                .key_condition_expression("gsi1pk = :pk")
-                .expression_attribute_values(
-                    ":pk",
-                    s(keys::template_campaigns(tenant_id, template_id)),
-                )
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(dynamo)?;
-            campaigns.extend(serde_dynamo::from_items::<_, CampaignRecord>(
-                out.items.unwrap_or_default(),
-            )?);
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(campaigns),
-            }
-        }
+        let q = ListQuery::index(keys::template_campaigns(tenant_id, template_id));
+        Ok(serde_dynamo::from_items(self.list_every(q).await?)?)
     }
 
     /// A tenant's campaigns on one WABA (a ban holds all of them): one Query of the tenant's
@@ -181,30 +147,10 @@ impl Store {
         tenant_id: &str,
         waba_id: &str,
     ) -> Result<Vec<CampaignRecord>, StoreError> {
-        let mut campaigns = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .filter_expression("waba_id = :waba")
-                .expression_attribute_values(":pk", s(keys::tenant(tenant_id)))
-                .expression_attribute_values(":prefix", s("CAMPAIGN#"))
-                .expression_attribute_values(":waba", s(waba_id))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(dynamo)?;
-            campaigns.extend(serde_dynamo::from_items::<_, CampaignRecord>(
-                out.items.unwrap_or_default(),
-            )?);
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(campaigns),
-            }
-        }
+        let mut q = ListQuery::partition(keys::tenant(tenant_id));
+        q.sort_prefix = Some("CAMPAIGN#");
+        q.filters.push(("waba_id", s(waba_id)));
+        Ok(serde_dynamo::from_items(self.list_every(q).await?)?)
     }
 
     /// Places an automatic hold: an ACTIVE campaign pauses (recording the reason and which

@@ -120,16 +120,10 @@ impl Store {
         })
     }
 
-    /// Every item of a tenant's partition under a sort-key prefix (templates, campaigns: a
-    /// tenant has hundreds, not millions), following pages.
-    pub async fn list_all(
-        &self,
-        tenant_id: &str,
-        prefix: &'static str,
-    ) -> Result<Vec<Item>, StoreError> {
+    /// Every item a list query matches, following pages (for bounded sets: a tenant's
+    /// templates or campaigns, a template's campaigns).
+    pub async fn list_every(&self, mut q: ListQuery) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
-        let mut q = ListQuery::partition(keys::tenant(tenant_id));
-        q.sort_prefix = Some(prefix);
         q.limit = 500;
         loop {
             let page = self.list(q.clone()).await?;
@@ -139,6 +133,18 @@ impl Store {
                 None => return Ok(items),
             }
         }
+    }
+
+    /// Every item of a tenant's partition under a sort-key prefix (templates, campaigns: a
+    /// tenant has hundreds, not millions).
+    pub async fn list_all(
+        &self,
+        tenant_id: &str,
+        prefix: &'static str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut q = ListQuery::partition(keys::tenant(tenant_id));
+        q.sort_prefix = Some(prefix);
+        self.list_every(q).await
     }
 
     /// Acknowledges every open alert about `subject`: records who and when, and takes them off

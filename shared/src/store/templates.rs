@@ -106,22 +106,10 @@ impl Store {
         tenant_id: &str,
         template_id: u64,
     ) -> Result<Option<TemplateRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(
-                keys::tenant(tenant_id),
-                keys::template(template_id),
-            )))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(dynamo)?;
-        out.item
-            .map(serde_dynamo::from_item)
-            .transpose()
-            .map_err(Into::into)
+        let item = self
+            .get(&keys::tenant(tenant_id), &keys::template(template_id))
+            .await?;
+        Ok(item.map(serde_dynamo::from_item).transpose()?)
     }
 
     /// Writes an update unless a newer event for the same aspect was applied meanwhile
