@@ -57,7 +57,7 @@ deploy: build lint-template
 
 # Init and invoke times of the webhook on this machine (host architecture build).
 coldstart: $(STAMP)
-	cargo lambda build --release --compiler cargo --bin webhook
+	cargo build --release -p webhook
 	scripts/local-aws scripts/coldstart
 
 clean:

@@ -35,6 +35,7 @@ pub struct Phone {
 pub struct Template {
     pub id: String,
     pub tenant: String,
+    pub waba: String,
     pub name: String,
     pub language: String,
     pub category: String,
@@ -118,6 +119,7 @@ impl World {
         for t in &self.templates {
             let template = NewTemplate {
                 template_id: t.id.parse().unwrap(),
+                waba_id: Some(t.waba.clone()),
                 name: t.name.clone(),
                 language: t.language.clone(),
                 category: t.category.clone(),

@@ -196,6 +196,27 @@ async fn monitoring_endpoints_answer_from_processed_data() {
         .iter()
         .all(|t| t["status"] == "APPROVED"));
 
+    let (s, b) = get(
+        &h,
+        &format!("/templates?number={PHONE}&quality=RED"),
+        &viewer,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let ids: Vec<&str> = b["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["template_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![SPRING_SALE]);
+    let (s, b) = get(&h, "/templates?number=209860513372014", &viewer).await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unknown_phone_number")),
+        "globex's number"
+    );
+
     let (s, b) = get(&h, &format!("/templates/{SPRING_SALE}"), &viewer).await;
     assert_eq!((s, b["status"].as_str()), (StatusCode::OK, Some("PAUSED")));
 

@@ -404,6 +404,17 @@ async fn list_templates(
             q.filters.push((name, s(v)));
         }
     }
+    // number: the templates of the WABA that phone number belongs to.
+    if let Some(number) = param(req, "number") {
+        let phone = phone(api, tenant, number).await.map_err(|_| {
+            ApiError::bad(
+                "unknown_phone_number",
+                "the phone number is not this tenant's",
+            )
+        })?;
+        let waba = text(&phone, "waba_id").unwrap_or_default();
+        q.filters.push(("waba_id", s(waba)));
+    }
     page(api, req, tenant, "templates", q).await
 }
 

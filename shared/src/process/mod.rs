@@ -26,6 +26,11 @@ pub const DEFAULT_CONCURRENCY: usize = 16;
 /// Conditional writes that lose a race are decided again from a fresh read this many times.
 const MAX_ATTEMPTS: usize = 5;
 
+/// The statuses seen for one message, each with the index of the record it came in.
+type Sightings = Vec<(usize, Observation)>;
+/// The records a message's statuses came in, and how writing it went.
+type MessageResult = (Vec<usize>, Result<bool, StoreError>);
+
 /// One SQS record, as the processor needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedRecord {
@@ -125,7 +130,7 @@ impl Processor {
             }
         };
 
-        let mut statuses: BTreeMap<MessageKey, Vec<(usize, Observation)>> = BTreeMap::new();
+        let mut statuses: BTreeMap<MessageKey, Sightings> = BTreeMap::new();
         let mut template_work = Vec::new();
         for (i, notification) in &parsed {
             let events = match notification {
@@ -206,24 +211,45 @@ impl Processor {
                 HashMap::new()
             }
         };
-        let results: Vec<(Vec<usize>, Result<bool, StoreError>)> = stream::iter(statuses)
-            .filter(|(key, _)| futures::future::ready(states.contains_key(key)))
-            .map(|(key, list)| {
-                let state = states.get(&key).cloned().unwrap_or_default();
-                let span = info_span!("message", tenant_id = %key.tenant_id, wamid = %key.wamid);
+        // Messages of one campaign are written one after another (their transactions share the
+        // campaign's counter item and would only conflict); campaigns run concurrently.
+        let mut lanes: BTreeMap<String, Vec<(MessageKey, Sightings)>> = BTreeMap::new();
+        for (key, list) in statuses {
+            let Some(state) = states.get(&key) else {
+                continue;
+            };
+            let lane = match &state.campaign_id {
+                Some(c) => format!("{}#{c}", key.tenant_id),
+                // Unattributed messages touch no shared item: each is a lane of its own.
+                None => format!("{}#wamid#{}", key.tenant_id, key.wamid),
+            };
+            lanes.entry(lane).or_default().push((key, list));
+        }
+        let results: Vec<Vec<MessageResult>> = stream::iter(lanes.into_values())
+            .map(|lane| {
+                let states = &states;
                 async move {
-                    let records: Vec<usize> = list.iter().map(|(i, _)| *i).collect();
-                    let observations: Vec<Observation> = list.into_iter().map(|(_, o)| o).collect();
-                    (
-                        records,
-                        self.apply_statuses(&key, state, &observations).await,
-                    )
+                    let mut done = Vec::with_capacity(lane.len());
+                    for (key, list) in lane {
+                        let state = states.get(&key).cloned().unwrap_or_default();
+                        let records: Vec<usize> = list.iter().map(|(i, _)| *i).collect();
+                        let observations: Vec<Observation> =
+                            list.into_iter().map(|(_, o)| o).collect();
+                        let span =
+                            info_span!("message", tenant_id = %key.tenant_id, wamid = %key.wamid);
+                        let result = self
+                            .apply_statuses(&key, state, &observations)
+                            .instrument(span)
+                            .await;
+                        done.push((records, result));
+                    }
+                    done
                 }
-                .instrument(span)
             })
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
+        let results = results.into_iter().flatten();
         for (records_of_message, result) in results {
             match result {
                 Ok(true) => outcome.messages_written += 1,
@@ -316,7 +342,12 @@ impl Processor {
                     }
                     return Ok(true);
                 }
-                Err(StoreError::Conflict) => state = self.store.message_state(key).await?,
+                Err(StoreError::Conflict) => {
+                    // Back off a little (jittered) before reading again: another writer holds it.
+                    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20;
+                    tokio::time::sleep(std::time::Duration::from_millis(5 + jitter)).await;
+                    state = self.store.message_state(key).await?;
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -382,7 +382,10 @@ impl Store {
                     match codes.iter().position(|code| *code == "ConditionalCheckFailed") {
                         Some(0) => Err(StoreError::Conflict),
                         Some(_) => Err(StoreError::Refused("a related item does not exist")),
-                        // Throttling or a conflicting transaction: transient.
+                        // Another transaction held one of the items (the campaign's counters are
+                        // shared by all its messages): read again and retry, like a lost race.
+                        None if codes.contains(&"TransactionConflict") => Err(StoreError::Conflict),
+                        // Throttling: transient, the record is retried through SQS.
                         None => Err(StoreError::Dynamo(Box::new(
                             aws_sdk_dynamodb::Error::TransactionCanceledException(c),
                         ))),

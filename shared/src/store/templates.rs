@@ -25,6 +25,8 @@ pub fn clip(text: &str) -> &str {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTemplate {
     pub template_id: u64,
+    /// The WhatsApp Business Account the template belongs to.
+    pub waba_id: Option<String>,
     pub name: String,
     pub language: String,
     pub category: String,
@@ -96,6 +98,9 @@ impl Store {
         item.insert("category".into(), s(&t.category));
         item.insert("status".into(), s(&t.status));
         item.insert("quality".into(), s(&t.quality));
+        if let Some(waba) = &t.waba_id {
+            item.insert("waba_id".into(), s(waba));
+        }
         item.insert("created_at".into(), n(now()));
         self.put_new(item).await
     }

@@ -43,6 +43,7 @@ async fn load(ddb: &aws_sdk_dynamodb::Client, table: &str, store: &Store) {
                 TENANT,
                 &NewTemplate {
                     template_id: 5_000_000_000 + i,
+                    waba_id: Some("300000000000000".into()),
                     name: format!("template_{i}"),
                     language: "en_US".into(),
                     category: "MARKETING".into(),
