@@ -1,16 +1,19 @@
-# Entry points. Prerequisites: Rust (cargo), Python 3, make. Everything else is installed into
-# .venv on first use: moto (local AWS endpoint), cargo-lambda, aws-sam-cli, cfn-lint.
+# Entry points. Prerequisites: Rust (cargo), Python 3, make. Everything else is installed on first
+# use: cargo-lambda, aws-sam-cli, cfn-lint and schemathesis into .venv, and the local AWS emulator
+# (ministack, which deploys infra/template.yaml and runs the functions) into .venv-emulator.
 SHELL := /bin/bash
 VENV := .venv
 STAMP := $(VENV)/.installed
+EMULATOR_STAMP := .venv-emulator/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 TEMPLATE := infra/template.yaml
 
-.PHONY: help dev test lint lint-template bench bench-processor bench-api build deploy coldstart clean
+.PHONY: help dev watch test lint lint-template bench bench-processor bench-api build deploy coldstart clean
 
 help:
-	@echo "make dev    - local AWS endpoint, world loaded, functions under cargo lambda watch (port 9000)"
+	@echo "make dev    - infra/template.yaml deployed on a local AWS emulator, world loaded, redeploy on save"
+	@echo "make watch  - the same stack, with the functions under cargo lambda watch (port 9000)"
 	@echo "make test   - everything CI runs: fmt, clippy, template lint, unit + integration tests"
 	@echo "make bench  - criterion benchmarks (signature + parse + split)"
 	@echo "make build  - release build of every function for Lambda (arm64)"
@@ -21,11 +24,19 @@ $(STAMP): infra/local/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements.txt
 	touch $@
 
-dev: $(STAMP)
-	scripts/local-aws scripts/dev-watch
+$(EMULATOR_STAMP): infra/local/emulator-requirements.txt
+	python3 -m venv .venv-emulator
+	.venv-emulator/bin/pip install --quiet --disable-pip-version-check -r infra/local/emulator-requirements.txt
+	touch $@
 
-test: $(STAMP) lint lint-template
-	scripts/local-aws scripts/test-suite
+dev: $(STAMP) $(EMULATOR_STAMP)
+	scripts/local-stack scripts/dev-stack
+
+watch: $(STAMP) $(EMULATOR_STAMP)
+	scripts/local-stack scripts/dev-watch
+
+test: $(STAMP) $(EMULATOR_STAMP) lint lint-template
+	scripts/local-stack scripts/test-suite
 
 lint:
 	cargo fmt --all -- --check
@@ -38,11 +49,12 @@ lint-template: $(STAMP)
 bench:
 	cargo bench -p shared --bench ingest
 
-bench-processor: $(STAMP)
-	scripts/local-aws cargo run --release -p pipeline-tests --bin processor-bench
+# Benchmarks deploy release builds of the functions.
+bench-processor: $(STAMP) $(EMULATOR_STAMP)
+	LOCAL_STACK_PROFILE=release scripts/local-stack cargo run --release -p pipeline-tests --bin processor-bench
 
-bench-api: $(STAMP)
-	scripts/local-aws cargo run --release -p pipeline-tests --bin api-bench
+bench-api: $(STAMP) $(EMULATOR_STAMP)
+	LOCAL_STACK_PROFILE=release scripts/local-stack cargo run --release -p pipeline-tests --bin api-bench
 
 # Cross-compiling to arm64 uses zig (from PyPI), installed on first build.
 $(VENV)/.zig: $(STAMP)
@@ -56,10 +68,9 @@ deploy: build lint-template
 	sam deploy --guided -t $(TEMPLATE)
 
 # Init and invoke times of the webhook on this machine (host architecture build).
-coldstart: $(STAMP)
-	cargo build --release -p webhook
-	scripts/local-aws scripts/coldstart
+coldstart: $(STAMP) $(EMULATOR_STAMP)
+	LOCAL_STACK_PROFILE=release scripts/local-stack scripts/coldstart
 
 clean:
 	cargo clean
-	rm -rf $(VENV) .local
+	rm -rf $(VENV) .venv-emulator .local

@@ -134,7 +134,7 @@ pub mod world;
 pub async fn create_test_table(ddb: &aws_sdk_dynamodb::Client) -> String {
     use aws_sdk_dynamodb::types::{BillingMode, GlobalSecondaryIndex, Projection};
     let template_table =
-        std::env::var("TABLE_NAME").expect("TABLE_NAME (set by scripts/local-aws)");
+        std::env::var("TABLE_NAME").expect("TABLE_NAME (set by scripts/local-stack)");
     let desc = ddb
         .describe_table()
         .table_name(&template_table)

@@ -1,0 +1,263 @@
+//! The deployed stack: infra/template.yaml as `sam deploy` put it on the local emulator
+//! (scripts/local-stack), reached the way Meta and users reach it — the webhook's function URL,
+//! the HTTP API's routes and JWT authorizer, the real SQS event source mapping in front of the
+//! deployed processor. Nothing here calls a handler directly.
+
+use pipeline_tests::*;
+use shared::meta::signature::sign;
+use shared::store::{NewCampaign, Registration, Store};
+use std::time::{Duration, Instant};
+
+/// A stack output that scripts/local-stack exported.
+fn stack(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run these tests on the deployed local stack (`make test`)")
+    })
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("HTTP client")
+}
+
+/// The webhook's two public URLs: the function URL and the HTTP API route.
+fn webhook_urls() -> [String; 2] {
+    [
+        stack("WEBHOOK_FUNCTION_URL"),
+        format!("{}/webhook", stack("HTTP_API_URL")),
+    ]
+}
+
+async fn store() -> Store {
+    let aws = local_aws().await;
+    Store::new(aws_sdk_dynamodb::Client::new(&aws), &stack("TABLE_NAME"))
+}
+
+/// A fresh campaign of acme (seeded world: template 1407680283588702 on 106540352242922) with
+/// one registered message; returns (campaign id, wamid).
+async fn campaign_with_one_message(store: &Store) -> (String, String) {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let campaign_id = format!("deployed-{id}");
+    let wamid = format!("wamid.deployed-{id}");
+    store
+        .create_campaign(
+            "acme",
+            &NewCampaign {
+                campaign_id: campaign_id.clone(),
+                name: Some("deployed stack test".into()),
+                template_id: 1407680283588702,
+                phone_number_id: "106540352242922".into(),
+                waba_id: Some("102290129340398".into()),
+                status: "ACTIVE".into(),
+            },
+        )
+        .await
+        .expect("create campaign");
+    store
+        .register_message(
+            "acme",
+            &Registration {
+                wamid: wamid.clone(),
+                campaign_id: campaign_id.clone(),
+                recipient_id: Some("15551230001".into()),
+                template_id: Some(1407680283588702),
+            },
+        )
+        .await
+        .expect("register message");
+    (campaign_id, wamid)
+}
+
+/// A Meta status webhook for one message, as Meta sends it.
+fn status_body(wamid: &str, status: &str) -> String {
+    format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"102290129340398","changes":[{{"value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550001111","phone_number_id":"106540352242922"}},"statuses":[{{"id":"{wamid}","status":"{status}","timestamp":"1732610000","recipient_id":"15551230001"}}]}},"field":"messages"}}]}}]}}"#
+    )
+}
+
+/// Polls until `check` holds or 30 s pass.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within 30 s");
+}
+
+#[tokio::test]
+async fn the_deployed_webhook_answers_the_subscription_check_on_both_urls() {
+    for url in webhook_urls() {
+        let ok = http()
+            .get(format!(
+                "{url}?hub.mode=subscribe&hub.verify_token={FIXTURE_VERIFY_TOKEN}&hub.challenge=1158201444"
+            ))
+            .send()
+            .await
+            .expect("GET webhook");
+        assert_eq!(ok.status(), 200, "{url}");
+        assert_eq!(ok.text().await.unwrap(), "1158201444", "{url}");
+
+        let wrong = http()
+            .get(format!(
+                "{url}?hub.mode=subscribe&hub.verify_token=not-the-token&hub.challenge=1158201444"
+            ))
+            .send()
+            .await
+            .expect("GET webhook");
+        assert_eq!(wrong.status(), 403, "{url}");
+    }
+}
+
+#[tokio::test]
+async fn a_signed_post_through_either_url_reaches_the_table_through_the_real_mapping() {
+    let store = store().await;
+    for url in webhook_urls() {
+        let (campaign_id, wamid) = campaign_with_one_message(&store).await;
+        let body = status_body(&wamid, "sent");
+
+        let unsigned = http().post(&url).body(body.clone()).send().await.unwrap();
+        assert_eq!(unsigned.status(), 401, "{url}: no signature");
+        let forged = http()
+            .post(&url)
+            .header(
+                "x-hub-signature-256",
+                sign("another-secret", body.as_bytes()),
+            )
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 401, "{url}: wrong secret");
+
+        let signed = http()
+            .post(&url)
+            .header("content-type", "application/json")
+            .header(
+                "x-hub-signature-256",
+                sign(FIXTURE_APP_SECRET, body.as_bytes()),
+            )
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed.status(), 200, "{url}");
+        assert_eq!(signed.text().await.unwrap(), "EVENT_RECEIVED");
+
+        // Queue -> event source mapping -> deployed processor -> table.
+        eventually(&format!("{url}: status applied"), || async {
+            let c = store.campaign("acme", &campaign_id).await.unwrap().unwrap();
+            c.reached_sent == 1
+        })
+        .await;
+        let c = store.campaign("acme", &campaign_id).await.unwrap().unwrap();
+        assert_eq!(
+            (c.reached_sent, c.reached_delivered, c.reached_read),
+            (1, 0, 0),
+            "{url}: counted once"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_poison_record_reaches_the_dead_letter_queue_through_the_real_mapping() {
+    let aws = local_aws().await;
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let marker = uuid::Uuid::new_v4().to_string();
+    let poison = format!("{{\"object\":\"whatsapp_business_account\",\"entry\":[ {marker}");
+    sqs.send_message()
+        .queue_url(stack("WEBHOOK_QUEUE_URL"))
+        .message_body(&poison)
+        .send()
+        .await
+        .expect("send to the deployed queue");
+
+    let dead_letters = stack("WEBHOOK_DLQ_URL");
+    let started = Instant::now();
+    let parked = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "poison record not parked on the DLQ within 30 s"
+        );
+        // Peek without hiding: other parked bodies stay visible to whoever reads them.
+        let out = sqs
+            .receive_message()
+            .queue_url(&dead_letters)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .expect("receive from the DLQ");
+        let found = out
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .find(|m| m.body() == Some(poison.as_str()));
+        match found {
+            Some(message) => break message,
+            None => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    assert_eq!(attribute(&parked, "parked_reason"), Some("invalid_json"));
+}
+
+#[tokio::test]
+async fn the_http_apis_jwt_authorizer_refuses_no_token_and_admits_a_cognito_token() {
+    let api = stack("HTTP_API_URL");
+    let campaign = format!("{api}/campaigns/c-acme-1");
+
+    // Public routes need no token.
+    let health = http().get(format!("{api}/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+
+    // The authorizer answers before the function runs.
+    let none = http().get(&campaign).send().await.unwrap();
+    assert_eq!(none.status(), 401, "no token");
+    let garbage = http()
+        .get(&campaign)
+        .bearer_auth("not.a.token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 401, "not a token");
+
+    // An ID token the emulator's Cognito issued (scripts/dev-token, minted by the suite).
+    let acme = stack("LOCAL_ID_TOKEN_ACME_VIEWER");
+    let admitted = http()
+        .get(&campaign)
+        .bearer_auth(&acme)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admitted.status(), 200);
+    let body: serde_json::Value = serde_json::from_str(&admitted.text().await.unwrap()).unwrap();
+    assert_eq!(body["campaign_id"], "c-acme-1");
+
+    // The tenant comes from the verified token: globex's user does not find acme's campaign.
+    let globex = stack("LOCAL_ID_TOKEN_GLOBEX_VIEWER");
+    let foreign = http()
+        .get(&campaign)
+        .bearer_auth(&globex)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 404);
+
+    // A viewer may read but not act.
+    let pause = http()
+        .post(format!("{campaign}/pause"))
+        .bearer_auth(&acme)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pause.status(), 403);
+}
