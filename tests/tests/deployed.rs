@@ -32,7 +32,7 @@ fn webhook_urls() -> [String; 2] {
 
 async fn store() -> Store {
     let aws = local_aws().await;
-    Store::new(aws_sdk_dynamodb::Client::new(&aws), &stack("TABLE_NAME"))
+    Store::new(aws_sdk_dynamodb::Client::new(&aws), stack("TABLE_NAME"))
 }
 
 /// A fresh campaign of acme (seeded world: template 1407680283588702 on 106540352242922) with
