@@ -15,7 +15,12 @@ def ok(schema, description="OK", status="200"):
 
 ERRORS = {
     "400": problem("Invalid input"),
-    "401": problem("Missing, expired or invalid token"),
+    # Deployed, the HTTP API's JWT authorizer refuses a bad token before the function runs, with
+    # API Gateway's own body; a token it admits is checked again by the function (problem+json).
+    "401": {"description": "Missing, expired or invalid token", "content": {
+        "application/problem+json": {"schema": ref("Problem")},
+        "application/json": {"schema": {"type": "object", "required": ["message"],
+                                         "properties": {"message": {"type": "string", "const": "Unauthorized"}}}}}},
     "403": problem("Not allowed for this role or tenant"),
     "404": problem("No such resource for this tenant"),
     "503": problem("Temporarily unavailable"),

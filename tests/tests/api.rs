@@ -687,6 +687,26 @@ async fn bad_input_is_400_problem_json_with_a_stable_code() {
         assert_eq!(b["status"], 400);
         assert!(b["request_id"].is_string());
     }
+    // Routing ids (found by schemathesis against the deployed API): empty or non-digit numbers.
+    let root = token("acme", "super_admin");
+    for (uri, body) in [
+        (
+            "/admin/routes/phone-numbers/106540352242922",
+            json!({"tenant_id": "acme", "waba_id": "102290129340398", "display_phone_number": ""}),
+        ),
+        (
+            "/admin/routes/phone-numbers/106540352242922",
+            json!({"tenant_id": "acme", "waba_id": ""}),
+        ),
+        (
+            "/admin/routes/wabas/123456789012345678901",
+            json!({"tenant_id": "acme"}),
+        ),
+    ] {
+        let (s, b, _) = call(&h, request("PUT", uri, Some(&root), Some(body.clone()))).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "PUT {uri} {body}");
+        assert_eq!(b["code"], "invalid_route");
+    }
     let (s, _, _) = call(&h, request("DELETE", "/campaigns", Some(&admin), None)).await;
     assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
     let (s, _, _) = call(&h, request("GET", "/nothing-here", Some(&admin), None)).await;

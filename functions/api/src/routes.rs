@@ -876,13 +876,15 @@ async fn route_phone(
 ) -> Result<Response<Body>, ApiError> {
     caller.require(Role::SuperAdmin)?;
     let input: PhoneRouteInput = body(req)?;
-    if !id.chars().all(|c| c.is_ascii_digit())
+    let digits = |s: &str| (1..=20).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(id)
         || !valid_id(&input.tenant_id)
-        || !input.waba_id.chars().all(|c| c.is_ascii_digit())
+        || !digits(&input.waba_id)
+        || !input.display_phone_number.as_deref().is_none_or(digits)
     {
         return Err(ApiError::bad(
             "invalid_route",
-            "ids are digits; tenant ids are 1-128 of A-Z a-z 0-9 - _ .",
+            "ids and phone numbers are 1-20 digits; tenant ids are 1-128 of A-Z a-z 0-9 - _ .",
         ));
     }
     let route = PhoneRoute {
@@ -905,10 +907,12 @@ async fn route_waba(
 ) -> Result<Response<Body>, ApiError> {
     caller.require(Role::SuperAdmin)?;
     let input: WabaRouteInput = body(req)?;
-    if !id.chars().all(|c| c.is_ascii_digit()) || !valid_id(&input.tenant_id) {
+    if !((1..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit()))
+        || !valid_id(&input.tenant_id)
+    {
         return Err(ApiError::bad(
             "invalid_route",
-            "ids are digits; tenant ids are 1-128 of A-Z a-z 0-9 - _ .",
+            "ids are 1-20 digits; tenant ids are 1-128 of A-Z a-z 0-9 - _ .",
         ));
     }
     api.store.put_waba_route(id, &input.tenant_id).await?;
