@@ -868,6 +868,11 @@ struct WabaRouteInput {
     tenant_id: String,
 }
 
+/// Meta's ids and phone numbers: 1-20 digits.
+fn is_meta_id(s: &str) -> bool {
+    (1..=20).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 async fn route_phone(
     api: &Api,
     req: &Request,
@@ -876,11 +881,10 @@ async fn route_phone(
 ) -> Result<Response<Body>, ApiError> {
     caller.require(Role::SuperAdmin)?;
     let input: PhoneRouteInput = body(req)?;
-    let digits = |s: &str| (1..=20).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(id)
+    if !is_meta_id(id)
         || !valid_id(&input.tenant_id)
-        || !digits(&input.waba_id)
-        || !input.display_phone_number.as_deref().is_none_or(digits)
+        || !is_meta_id(&input.waba_id)
+        || !input.display_phone_number.as_deref().is_none_or(is_meta_id)
     {
         return Err(ApiError::bad(
             "invalid_route",
@@ -907,9 +911,7 @@ async fn route_waba(
 ) -> Result<Response<Body>, ApiError> {
     caller.require(Role::SuperAdmin)?;
     let input: WabaRouteInput = body(req)?;
-    if !((1..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit()))
-        || !valid_id(&input.tenant_id)
-    {
+    if !is_meta_id(id) || !valid_id(&input.tenant_id) {
         return Err(ApiError::bad(
             "invalid_route",
             "ids are 1-20 digits; tenant ids are 1-128 of A-Z a-z 0-9 - _ .",
