@@ -167,7 +167,7 @@ paths = {
         {**ok({"type": "object"}), **errors("400", "401", "403", "503")}, [PHONE],
         body=({"type": "object", "additionalProperties": False, "required": ["tenant_id", "waba_id"], "properties": {
             "tenant_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"}, "waba_id": {"type": "string", "pattern": "^[0-9]{1,20}$"},
-            "display_phone_number": {"type": "string", "pattern": "^[0-9]{1,20}$"}}}, True), op_id="routePhoneNumber")},
+            "display_phone_number": {"type": ["string", "null"], "pattern": "^[0-9]{1,20}$", "description": "null or absent: not known"}}}, True), op_id="routePhoneNumber")},
     "/admin/routes/wabas/{waba_id}": {"put": op("Route a WABA id to a tenant (super_admin)",
         {**ok({"type": "object"}), **errors("400", "401", "403", "503")},
         [{"name": "waba_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]{1,20}$"}}],

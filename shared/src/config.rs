@@ -111,7 +111,7 @@ pub struct ApiConfig {
 
 impl ApiConfig {
     /// Reads `TABLE_NAME`, `JWT_ISSUER`, `JWT_AUDIENCE`, `CURSOR_SECRET`, and optionally
-    /// `JWT_JWKS_URL`, `JWT_JWKS`, `JWT_HS256_SECRET` (local development), `JWT_TENANT_CLAIM`
+    /// `JWT_JWKS_URL`, `JWT_JWKS`, `JWT_HS256_SECRET` (tests), `JWT_TENANT_CLAIM`
     /// (default `org_id`), `JWT_ROLE_CLAIM` (default `role`), `JWT_LEEWAY_SECONDS` (default 30).
     pub fn from_env() -> Result<Self, ConfigError> {
         let opt = |name: &'static str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
