@@ -95,6 +95,11 @@ paths = {
                                                            "503": {"description": "Table unreachable", "content": {"application/json": {"schema": {"type": "object"}}}}},
                           secured=False, op_id="health")},
     "/openapi.json": {"get": op("This document (no auth)", ok({"type": "object"}), secured=False, op_id="openapi")},
+    "/dashboard": {"get": op("The live dashboard page (no auth; it asks for a token)",
+        {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}}, secured=False, op_id="dashboard")},
+    "/dashboard/config.json": {"get": op("Where the dashboard finds the live streams (no auth)",
+        ok({"type": "object", "required": ["sse_url", "websocket_url"], "properties": {
+            "sse_url": {"type": ["string", "null"]}, "websocket_url": {"type": ["string", "null"]}}}), secured=False, op_id="dashboardConfig")},
     "/templates/critical": {"get": op("Templates PAUSED, DISABLED, REJECTED, FLAGGED or RED, with open alerts",
         {**ok({"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": ref("Template")}}}), **errors("401", "403", "503")},
         [TENANT], op_id="criticalTemplates")},

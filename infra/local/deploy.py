@@ -7,7 +7,10 @@ emulator's known gaps after the deploy, without touching the template:
 3. HTTP APIs: the emulator ignores the OpenAPI `Body` SAM generates, so the routes, Lambda
    integrations and JWT authorizers are created from the processed template's `Body`;
 4. DynamoDB `TimeToLiveSpecification` is applied with UpdateTimeToLive (ignored at create);
-5. `.local/stack.env`: the stack's names and locally reachable URLs, and one `<Function>.env` per
+5. function variables holding an AWS-shaped URL (the WebSocket `@connections` endpoint, the
+   dashboard's stream URLs) are pointed at the emulator's path form of the same API, stage or
+   function URL, because `*.execute-api.*.amazonaws.com` and `*.on.aws` do not resolve here;
+6. `.local/stack.env`: the stack's names and locally reachable URLs, and one `<Function>.env` per
    function with its deployed environment (for `cargo lambda watch`).
 
 Every step is generic over the template: nothing here names a route, a function or a table.
@@ -21,6 +24,7 @@ import sys
 from pathlib import Path
 
 import boto3
+from cfnlint.decode import decode as cfn_decode
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"
@@ -182,6 +186,38 @@ def apply_ttl(session, template, resolve):
             )
 
 
+# AWS-shaped URLs in function variables, and their local path forms on the emulator.
+LOCAL_FORMS = [
+    (re.compile(r"^https://([a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com/([^/]+)/?$"),
+     lambda m, e: f"{e}/_aws/execute-api/{m.group(1)}/{m.group(2)}"),
+    (re.compile(r"^wss://([a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com/([^/]+)/?$"),
+     lambda m, e: f"{e.replace('http://', 'ws://', 1)}/_aws/execute-api/{m.group(1)}/{m.group(2)}"),
+    (re.compile(r"^https://([a-z0-9]+)\.lambda-url\.[a-z0-9-]+\.on\.aws/?$"),
+     lambda m, e: f"{e}/_aws/lambda-url/{m.group(1)}/"),
+]
+
+
+def local_form(value, endpoint):
+    for pattern, local in LOCAL_FORMS:
+        m = pattern.match(value)
+        if m:
+            return local(m, endpoint)
+    return value
+
+
+def localise_function_urls(session, template, resolve, endpoint):
+    lam = session.client("lambda")
+    for logical, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Lambda::Function":
+            continue
+        function = resolve.physical[logical]
+        variables = lam.get_function_configuration(FunctionName=function).get("Environment", {}).get("Variables", {})
+        local = {k: local_form(v, endpoint) for k, v in variables.items()}
+        if local != variables:
+            lam.update_function_configuration(FunctionName=function, Environment={"Variables": local})
+            log(f"{logical}: AWS URLs in its variables pointed at the emulator")
+
+
 def write_state(session, stack, endpoint, template, resolve, out):
     """Names and local URLs for scripts and tests, and each function's deployed environment."""
     lam = session.client("lambda")
@@ -210,9 +246,25 @@ def write_state(session, stack, endpoint, template, resolve, out):
             # The emulator's path form needs no DNS for `*.lambda-url.*` host names.
             env[name] = f"{endpoint}/_aws/lambda-url/{url_id}/"
         elif kind == "AWS::ApiGatewayV2::Api":
-            env[f"{name}_URL"] = f"{endpoint}/_aws/execute-api/{resolve.physical[logical]}/$default"
+            api_id = resolve.physical[logical]
+            if resource["Properties"].get("ProtocolType") == "WEBSOCKET":
+                stages = [r for r in template["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Stage"
+                          and r["Properties"].get("ApiId") == {"Ref": logical}]
+                stage = stages[0]["Properties"]["StageName"]
+                host = endpoint.replace("http://", "ws://", 1)
+                env[f"{name}_URL"] = f"{host}/_aws/execute-api/{api_id}/{stage}"
+            else:
+                env[f"{name}_URL"] = f"{endpoint}/_aws/execute-api/{api_id}/$default"
         elif kind in ("AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient"):
             env[f"{name}_ID"] = resolve.physical[logical]
+    # Which deployed function each target/lambda/<folder> is (redeploy.py pushes by folder).
+    source, _ = cfn_decode(str(TEMPLATE))
+    folders = {
+        Path(r["Properties"]["CodeUri"]).name: resolve.physical[logical]
+        for logical, r in source["Resources"].items()
+        if r["Type"] == "AWS::Serverless::Function" and isinstance(r["Properties"].get("CodeUri"), str)
+    }
+    (out / "functions.json").write_text(json.dumps(folders, indent=1))
     (out / "stack.env").write_text("".join(f"{k}='{v}'\n" for k, v in env.items()))
     return env
 
@@ -248,8 +300,9 @@ def main():
     resolve = Resolver(session, args.stack, resources)
     apply_http_api_bodies(session, template, resolve)
     apply_ttl(session, template, resolve)
+    localise_function_urls(session, template, resolve, args.endpoint)
     env = write_state(session, args.stack, args.endpoint, template, resolve, args.out)
-    for key in ("WEBHOOK_FUNCTION_URL", "HTTP_API_URL"):
+    for key in ("WEBHOOK_FUNCTION_URL", "HTTP_API_URL", "WEB_SOCKET_API_URL", "SSE_FUNCTION_URL"):
         log(f"{key}={env.get(key)}")
 
 

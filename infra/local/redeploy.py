@@ -30,14 +30,8 @@ def digest(path):
 
 
 def function_names():
-    """Logical function folder -> deployed function name, from .local/stack.env."""
-    env = stack.env()
-    names = {}
-    for folder in sorted((ROOT / "functions").iterdir()):
-        key = f"{folder.name.upper()}_FUNCTION_NAME"
-        if key in env:
-            names[folder.name] = env[key]
-    return names
+    """target/lambda/<folder> -> deployed function name (written by deploy.py from CodeUri)."""
+    return json.loads((ROOT / ".local" / "functions.json").read_text())
 
 
 def zipped(bootstrap):

@@ -233,6 +233,101 @@ impl Verifier {
     }
 }
 
+/// A JWKS is fetched again at most this often when a token names an unknown key.
+const JWKS_REFRESH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A [`Verifier`] that keeps its keys from a JWKS URL (Cognito's): fetched at init, and again,
+/// at most once a minute, when a token names a key it does not have (rotation). Built once per
+/// container by every function that takes tokens (api, websocket, sse).
+pub struct KeyedVerifier {
+    verifier: Verifier,
+    jwks_url: Option<String>,
+    http: reqwest::Client,
+    last_fetch: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl KeyedVerifier {
+    /// Builds it and loads the keys: a JWKS document given directly, then the URL's.
+    pub async fn load(
+        config: AuthConfig,
+        jwks_url: Option<String>,
+        jwks_json: Option<&str>,
+    ) -> Self {
+        let keyed = Self {
+            verifier: Verifier::new(config),
+            jwks_url,
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(3))
+                .build()
+                .unwrap_or_default(),
+            last_fetch: std::sync::Mutex::new(None),
+        };
+        if let Some(jwks) = jwks_json {
+            if let Err(e) = keyed.verifier.set_jwks(jwks) {
+                tracing::error!(error = %e, "configured JWKS is not valid");
+            }
+        }
+        keyed.refresh().await;
+        keyed
+    }
+
+    /// The verifier (tests load keys into it).
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    async fn refresh(&self) {
+        let Some(url) = &self.jwks_url else { return };
+        {
+            let mut last = self.last_fetch.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|t| t.elapsed() < JWKS_REFRESH_INTERVAL) {
+                return;
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        let fetched = async {
+            self.http
+                .get(url)
+                .send()
+                .await?
+                .error_for_status()?
+                .text()
+                .await
+        }
+        .await;
+        match fetched {
+            Ok(body) => match self.verifier.set_jwks(&body) {
+                Ok(keys) => tracing::info!(keys, "JWKS loaded"),
+                Err(e) => tracing::error!(error = %e, "JWKS document not usable"),
+            },
+            Err(e) => tracing::error!(error = %e, "JWKS fetch failed"),
+        }
+    }
+
+    /// Verifies a bare token, fetching the keys again first if it names an unknown one.
+    pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(AuthError::Missing);
+        }
+        if self.verifier.needs_key(token) {
+            self.refresh().await;
+        }
+        self.verifier.verify(token)
+    }
+
+    /// Verifies an `Authorization` header value (`Bearer <jwt>`).
+    pub async fn verify_header(&self, authorization: Option<&str>) -> Result<Caller, AuthError> {
+        let token = authorization
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .ok_or(AuthError::Missing)?;
+        self.verify(token).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

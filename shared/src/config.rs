@@ -107,16 +107,44 @@ pub struct ApiConfig {
     pub jwks_json: Option<String>,
     /// Signs pagination cursors.
     pub cursor_secret: SecretString,
+    /// The live streams the dashboard connects to.
+    pub sse_url: Option<String>,
+    pub websocket_url: Option<String>,
 }
 
 impl ApiConfig {
-    /// Reads `TABLE_NAME`, `JWT_ISSUER`, `JWT_AUDIENCE`, `CURSOR_SECRET`, and optionally
-    /// `JWT_JWKS_URL`, `JWT_JWKS`, `JWT_HS256_SECRET` (tests), `JWT_TENANT_CLAIM`
-    /// (default `org_id`), `JWT_ROLE_CLAIM` (default `role`), `JWT_LEEWAY_SECONDS` (default 30).
+    /// Reads `TABLE_NAME`, `CURSOR_SECRET` and the token settings ([`TokenConfig::from_env`]).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let tokens = TokenConfig::from_env()?;
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+            auth: tokens.auth,
+            jwks_url: tokens.jwks_url,
+            jwks_json: tokens.jwks_json,
+            cursor_secret: required("CURSOR_SECRET")?.into(),
+            sse_url: std::env::var("SSE_URL").ok().filter(|v| !v.is_empty()),
+            websocket_url: std::env::var("WEBSOCKET_URL")
+                .ok()
+                .filter(|v| !v.is_empty()),
+        })
+    }
+}
+
+/// How a function that takes tokens verifies them (api, websocket, sse).
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    pub auth: crate::auth::AuthConfig,
+    pub jwks_url: Option<String>,
+    pub jwks_json: Option<String>,
+}
+
+impl TokenConfig {
+    /// Reads `JWT_ISSUER`, `JWT_AUDIENCE`, and optionally `JWT_JWKS_URL`, `JWT_JWKS`,
+    /// `JWT_HS256_SECRET` (tests), `JWT_TENANT_CLAIM` (default `org_id`), `JWT_ROLE_CLAIM`
+    /// (default `role`), `JWT_LEEWAY_SECONDS` (default 30).
     pub fn from_env() -> Result<Self, ConfigError> {
         let opt = |name: &'static str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let config = Self {
-            table_name: required("TABLE_NAME")?,
             auth: crate::auth::AuthConfig {
                 issuer: required("JWT_ISSUER")?,
                 audience: required("JWT_AUDIENCE")?,
@@ -127,7 +155,6 @@ impl ApiConfig {
             },
             jwks_url: opt("JWT_JWKS_URL"),
             jwks_json: opt("JWT_JWKS"),
-            cursor_secret: required("CURSOR_SECRET")?.into(),
         };
         if config.jwks_url.is_none()
             && config.jwks_json.is_none()
@@ -139,5 +166,29 @@ impl ApiConfig {
             ));
         }
         Ok(config)
+    }
+}
+
+/// The realtime (stream fan-out) function's configuration.
+#[derive(Debug, Clone)]
+pub struct RealtimeConfig {
+    pub table_name: String,
+    /// The WebSocket API's `@connections` endpoint: `https://<api>.execute-api.<region>.amazonaws.com/<stage>`.
+    pub management_url: String,
+    /// Posts in flight at once.
+    pub concurrency: usize,
+}
+
+impl RealtimeConfig {
+    /// Reads `TABLE_NAME`, `WEBSOCKET_MANAGEMENT_URL`, and optionally `PUSH_CONCURRENCY`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+            management_url: required("WEBSOCKET_MANAGEMENT_URL")?,
+            concurrency: optional(
+                "PUSH_CONCURRENCY",
+                crate::realtime::push::DEFAULT_PUSH_CONCURRENCY,
+            )?,
+        })
     }
 }

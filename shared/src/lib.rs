@@ -17,4 +17,5 @@ pub mod ingest;
 pub mod meta;
 pub mod process;
 pub mod queue;
+pub mod realtime;
 pub mod store;

@@ -71,6 +71,8 @@ async fn harness() -> Harness {
             String::from_utf8(std::fs::read(keys_dir().join("jwks.json")).unwrap()).unwrap(),
         ),
         cursor_secret: "cursor-secret".into(),
+        sse_url: None,
+        websocket_url: None,
     };
     Harness {
         api: api::Api::build(&config, ddb).await,

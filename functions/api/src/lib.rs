@@ -6,85 +6,44 @@ mod routes;
 
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
-use shared::auth::{AuthError, Caller, Verifier};
+use shared::auth::{AuthError, Caller, KeyedVerifier, Verifier};
 use shared::config::ApiConfig;
 use shared::cursor::CursorSigner;
 use shared::store::{Store, StoreError};
 use std::convert::Infallible;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tracing::{error, info, warn};
-
-/// A JWKS is fetched again at most this often when a token names an unknown key.
-const JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The API: store, token verifier and cursor signer, built once per container.
 pub struct Api {
     store: Store,
-    verifier: Verifier,
+    auth: KeyedVerifier,
     cursors: CursorSigner,
-    jwks_url: Option<String>,
-    http: reqwest::Client,
-    last_jwks_fetch: Mutex<Option<Instant>>,
+    /// Where the dashboard's live streams are (`GET /dashboard/config.json`).
+    sse_url: Option<String>,
+    websocket_url: Option<String>,
 }
 
 impl Api {
     /// Builds the API; fetches the JWKS when one is configured.
     pub async fn build(config: &ApiConfig, dynamodb: aws_sdk_dynamodb::Client) -> Self {
-        let api = Self {
+        Self {
             store: Store::new(dynamodb, &config.table_name),
-            verifier: Verifier::new(config.auth.clone()),
+            auth: KeyedVerifier::load(
+                config.auth.clone(),
+                config.jwks_url.clone(),
+                config.jwks_json.as_deref(),
+            )
+            .await,
             cursors: CursorSigner::new(&config.cursor_secret),
-            jwks_url: config.jwks_url.clone(),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(3))
-                .build()
-                .unwrap_or_default(),
-            last_jwks_fetch: Mutex::new(None),
-        };
-        if let Some(jwks) = &config.jwks_json {
-            if let Err(e) = api.verifier.set_jwks(jwks) {
-                error!(error = %e, "configured JWKS is not valid");
-            }
+            sse_url: config.sse_url.clone(),
+            websocket_url: config.websocket_url.clone(),
         }
-        api.refresh_jwks().await;
-        api
     }
 
     /// The verifier (tests load keys into it).
     pub fn verifier(&self) -> &Verifier {
-        &self.verifier
-    }
-
-    async fn refresh_jwks(&self) {
-        let Some(url) = &self.jwks_url else { return };
-        {
-            let mut last = self
-                .last_jwks_fetch
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            if last.is_some_and(|t| t.elapsed() < JWKS_REFRESH_INTERVAL) {
-                return;
-            }
-            *last = Some(Instant::now());
-        }
-        let fetched = async {
-            self.http
-                .get(url)
-                .send()
-                .await?
-                .error_for_status()?
-                .text()
-                .await
-        }
-        .await;
-        match fetched {
-            Ok(body) => match self.verifier.set_jwks(&body) {
-                Ok(keys) => info!(keys, "JWKS loaded"),
-                Err(e) => error!(error = %e, "JWKS document not usable"),
-            },
-            Err(e) => error!(error = %e, "JWKS fetch failed"),
-        }
+        self.auth.verifier()
     }
 
     async fn caller(&self, request: &Request) -> Result<Caller, ApiError> {
@@ -92,12 +51,7 @@ impl Api {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        if let Some(token) = authorization.and_then(|h| h.strip_prefix("Bearer ")) {
-            if self.verifier.needs_key(token.trim()) {
-                self.refresh_jwks().await;
-            }
-        }
-        Ok(self.verifier.verify_header(authorization)?)
+        Ok(self.auth.verify_header(authorization).await?)
     }
 }
 

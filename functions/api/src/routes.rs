@@ -15,6 +15,8 @@ use shared::store::{
 use std::collections::BTreeMap;
 
 const OPENAPI: &str = include_str!("../openapi.json");
+/// The live dashboard: one static page, no build step (`functions/api/dashboard/`).
+const DASHBOARD: &str = include_str!("../dashboard/index.html");
 const MAX_PAGE: i32 = 100;
 const MAX_REGISTRATIONS: usize = 100;
 
@@ -43,6 +45,20 @@ pub(crate) async fn route(api: &Api, req: &Request) -> Result<Response<Body>, Ap
         (&Method::GET, ["openapi.json"]) => {
             let doc: Value = serde_json::from_str(OPENAPI).unwrap_or(Value::Null);
             return Ok(json(StatusCode::OK, &doc));
+        }
+        (&Method::GET, ["dashboard"]) => {
+            let mut page = Response::new(Body::Text(DASHBOARD.to_owned()));
+            page.headers_mut().insert(
+                lambda_http::http::header::CONTENT_TYPE,
+                lambda_http::http::HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            return Ok(page);
+        }
+        (&Method::GET, ["dashboard", "config.json"]) => {
+            return Ok(json(
+                StatusCode::OK,
+                &j!({ "sse_url": api.sse_url, "websocket_url": api.websocket_url }),
+            ));
         }
         _ => {}
     }

@@ -92,3 +92,13 @@ pub fn waba_route(waba_id: &str) -> String {
 pub fn timed(time: u64, id: &str) -> String {
     format!("{time:010}#{id}")
 }
+
+/// A realtime connection's own item (found by connection id on `$disconnect` and `subscribe`).
+pub fn connection(connection_id: &str) -> String {
+    format!("CONNECTION#{connection_id}")
+}
+
+/// gsi1 partition: a tenant's open realtime connections (fan-out finds them here).
+pub fn tenant_connections(tenant_id: &str) -> String {
+    format!("TENANT#{tenant_id}#CONNECTIONS")
+}

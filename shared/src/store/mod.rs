@@ -2,6 +2,7 @@
 //! [`keys`], conditional writes for every state change.
 
 mod campaigns;
+mod connections;
 mod expr;
 pub mod keys;
 mod messages;
@@ -11,6 +12,7 @@ mod routing;
 mod templates;
 
 pub use campaigns::{CampaignRecord, HoldOutcome, NewCampaign, ReleaseOutcome};
+pub use connections::{Connection, CONNECTION_TTL_SECONDS};
 pub use messages::{MessageKey, Registration, RegistrationOutcome};
 pub use records::{stable_id, AlertRecord, FeedEntry};
 pub use routing::{PhoneRoute, Route};

@@ -203,3 +203,32 @@ impl Store {
             .await
     }
 }
+
+impl Store {
+    /// A tenant's feed items after `after` (a feed sort key), oldest first, up to `limit`: what a
+    /// realtime stream sends next, and how it resumes without a gap or a repeat.
+    pub async fn feed_after(
+        &self,
+        tenant_id: &str,
+        after: &str,
+        limit: i32,
+    ) -> Result<Vec<crate::realtime::FeedImage>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk > :after")
+            .expression_attribute_values(":pk", s(keys::feed(tenant_id)))
+            .expression_attribute_values(":after", s(after))
+            .consistent_read(true)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| serde_dynamo::from_item(i).map_err(StoreError::from))
+            .collect()
+    }
+}

@@ -147,6 +147,8 @@ async fn main() {
         jwks_url: None,
         jwks_json: None,
         cursor_secret: "bench-cursor".into(),
+        sse_url: None,
+        websocket_url: None,
     };
     let api = api::Api::build(&config, counted).await;
     let now = shared::store::now();

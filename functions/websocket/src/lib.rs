@@ -1,0 +1,195 @@
+//! The WebSocket API's routes. `$connect` admits a connection only with a token that passes the
+//! same checks as the API (`shared::auth`), from `?token=` or the `Sec-WebSocket-Protocol`
+//! header (`bearer, <jwt>`, for browsers that cannot set headers); a refused connection leaves
+//! no item. `$disconnect` forgets it; `subscribe` picks its topics. Fan-out is
+//! `functions/realtime`.
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::http::{HeaderMap, HeaderValue};
+use lambda_runtime::{Error, LambdaEvent};
+use serde::Deserialize;
+use shared::auth::{Caller, KeyedVerifier};
+use shared::config::TokenConfig;
+use shared::realtime::Topic;
+use shared::store::{now, Connection, Store};
+use tracing::{info, warn};
+
+/// The subprotocol a browser offers next to its token, and that `$connect` selects.
+pub const TOKEN_SUBPROTOCOL: &str = "bearer";
+/// Topics per connection, at most.
+pub const MAX_TOPICS: usize = 20;
+
+/// Store and token verifier, built once per container.
+pub struct Routes {
+    store: Store,
+    auth: KeyedVerifier,
+}
+
+impl Routes {
+    pub async fn build(
+        tokens: &TokenConfig,
+        dynamodb: aws_sdk_dynamodb::Client,
+        table: &str,
+    ) -> Self {
+        Self {
+            store: Store::new(dynamodb, table),
+            auth: KeyedVerifier::load(
+                tokens.auth.clone(),
+                tokens.jwks_url.clone(),
+                tokens.jwks_json.as_deref(),
+            )
+            .await,
+        }
+    }
+
+    /// The verifier (tests load keys into it).
+    pub fn verifier(&self) -> &shared::auth::Verifier {
+        self.auth.verifier()
+    }
+}
+
+#[derive(Deserialize)]
+struct SubscribeBody {
+    topics: Vec<String>,
+}
+
+fn response(status: i64, body: &str) -> ApiGatewayProxyResponse {
+    let mut r = ApiGatewayProxyResponse::default();
+    r.status_code = status;
+    r.body = Some(Body::Text(body.to_owned()));
+    r
+}
+
+/// The token of a `$connect`: `?token=`, else the subprotocol entry after `bearer`.
+fn token_of(event: &ApiGatewayWebsocketProxyRequest) -> Option<(String, bool)> {
+    if let Some(t) = event.query_string_parameters.first("token") {
+        return Some((t.to_owned(), false));
+    }
+    let protocols = event.headers.get("sec-websocket-protocol")?.to_str().ok()?;
+    let mut entries = protocols.split(',').map(str::trim);
+    entries.find(|p| *p == TOKEN_SUBPROTOCOL)?;
+    entries.next().map(|t| (t.to_owned(), true))
+}
+
+/// `reports,campaign:c1` into topics; `None` if any is unknown or there are too many.
+fn parse_topics<'a>(names: impl Iterator<Item = &'a str>) -> Option<Vec<Topic>> {
+    let topics: Option<Vec<Topic>> = names.map(Topic::parse).collect();
+    topics.filter(|t| !t.is_empty() && t.len() <= MAX_TOPICS)
+}
+
+async fn connect(
+    routes: &Routes,
+    event: &ApiGatewayWebsocketProxyRequest,
+    connection_id: &str,
+) -> ApiGatewayProxyResponse {
+    let Some((token, by_subprotocol)) = token_of(event) else {
+        return response(401, "a token is required");
+    };
+    let caller: Caller = match routes.auth.verify(&token).await {
+        Ok(c) => c,
+        Err(e) => {
+            warn!(reason = %e, "websocket token refused");
+            return response(401, "token refused");
+        }
+    };
+    let topics = match event.query_string_parameters.first("topics") {
+        None => Topic::defaults(),
+        Some(list) => match parse_topics(list.split(',')) {
+            Some(t) => t,
+            None => return response(400, "unknown topic"),
+        },
+    };
+    let connection = Connection {
+        connection_id: connection_id.to_owned(),
+        tenant_id: caller.tenant_id.clone(),
+        user: caller.subject.clone(),
+        role: caller.role.as_str().to_owned(),
+        topics: topics.iter().map(Topic::as_string).collect(),
+        connected_at: now(),
+    };
+    if let Err(e) = routes.store.put_connection(&connection).await {
+        warn!(error = %e, "connection could not be stored");
+        return response(503, "try again");
+    }
+    info!(tenant_id = caller.tenant_id, topics = ?connection.topics, "connected");
+    let mut r = response(200, "connected");
+    if by_subprotocol {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_static(TOKEN_SUBPROTOCOL),
+        );
+        r.headers = headers;
+    }
+    r
+}
+
+async fn subscribe(
+    routes: &Routes,
+    event: &ApiGatewayWebsocketProxyRequest,
+    connection_id: &str,
+) -> ApiGatewayProxyResponse {
+    let body: Option<SubscribeBody> = event
+        .body
+        .as_deref()
+        .and_then(|b| serde_json::from_str(b).ok());
+    let Some(topics) = body.and_then(|b| parse_topics(b.topics.iter().map(String::as_str))) else {
+        return response(400, "topics: reports, templates, alerts or campaign:<id>");
+    };
+    let names: Vec<String> = topics.iter().map(Topic::as_string).collect();
+    match routes.store.set_topics(connection_id, &names).await {
+        Ok(true) => response(200, "subscribed"),
+        Ok(false) => response(410, "connection unknown"),
+        Err(e) => {
+            warn!(error = %e, "topics could not be stored");
+            response(503, "try again")
+        }
+    }
+}
+
+/// Handles one route event.
+pub async fn handle(
+    routes: &Routes,
+    event: LambdaEvent<ApiGatewayWebsocketProxyRequest>,
+) -> Result<ApiGatewayProxyResponse, Error> {
+    let event = event.payload;
+    let context = &event.request_context;
+    let Some(connection_id) = context.connection_id.clone().filter(|c| !c.is_empty()) else {
+        return Ok(response(400, "no connection id"));
+    };
+    let route = context.route_key.as_deref().unwrap_or("$default");
+    Ok(match route {
+        "$connect" => connect(routes, &event, &connection_id).await,
+        "$disconnect" => match routes.store.delete_connection(&connection_id).await {
+            Ok(()) => response(200, "bye"),
+            Err(e) => {
+                // The item expires by TTL anyway; fan-out deletes it on the first 410.
+                warn!(error = %e, "connection could not be deleted");
+                response(200, "bye")
+            }
+        },
+        "subscribe" => subscribe(routes, &event, &connection_id).await,
+        _ => response(
+            400,
+            "unknown action; send {\"action\":\"subscribe\",\"topics\":[...]}",
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_are_parsed_strictly_and_bounded() {
+        assert_eq!(
+            parse_topics("reports,campaign:c1".split(',')),
+            Some(vec![Topic::Reports, Topic::Campaign("c1".into())])
+        );
+        assert_eq!(parse_topics("reports,everything".split(',')), None);
+        assert_eq!(parse_topics("".split(',')), None);
+        let many = vec!["alerts"; MAX_TOPICS + 1];
+        assert_eq!(parse_topics(many.into_iter()), None);
+    }
+}

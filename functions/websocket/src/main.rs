@@ -1,0 +1,16 @@
+//! Lambda entry point: read config, build the client and key cache once, serve route events.
+
+use lambda_runtime::{run, service_fn, Error};
+use shared::config::TokenConfig;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let tokens = TokenConfig::from_env()?;
+    let table = shared::config::required("TABLE_NAME")?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let routes =
+        websocket::Routes::build(&tokens, aws_sdk_dynamodb::Client::new(&aws), &table).await;
+    let routes = &routes;
+    run(service_fn(move |event| websocket::handle(routes, event))).await
+}

@@ -1,0 +1,416 @@
+//! Realtime: what a table change means to a connected client, and who may hear it.
+//!
+//! The processor appends a feed item for every applied change and moves campaign counters in
+//! the same table; the table's stream carries both. [`plan`] turns one stream batch into the
+//! messages to push, per tenant and per audience, coalescing per campaign: however many statuses
+//! of a campaign a batch holds, subscribers of `reports` get one `campaign_progress` for it with
+//! the counters of its last image. Per-message `report_update`s go only to connections
+//! subscribed to that campaign.
+
+pub mod push;
+pub mod sse;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The message format's version: clients check it before reading the rest.
+pub const VERSION: u8 = 1;
+/// API Gateway WebSocket frames are limited to 128 KB; messages stay well under it.
+pub const MAX_MESSAGE_BYTES: usize = 96 * 1024;
+
+/// What a client can listen to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Topic {
+    /// Campaign progress, pauses and resumes of every campaign.
+    Reports,
+    /// Template status, quality and category changes.
+    Templates,
+    /// Alerts and account events.
+    Alerts,
+    /// One campaign: its progress, pauses, and every message's status.
+    Campaign(String),
+}
+
+impl Topic {
+    /// `reports`, `templates`, `alerts` or `campaign:<id>` (id: 1-128 of A-Z a-z 0-9 - _ .).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "reports" => Some(Self::Reports),
+            "templates" => Some(Self::Templates),
+            "alerts" => Some(Self::Alerts),
+            _ => {
+                let id = s.strip_prefix("campaign:")?;
+                let valid = (1..=128).contains(&id.len())
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+                valid.then(|| Self::Campaign(id.to_owned()))
+            }
+        }
+    }
+
+    pub fn as_string(&self) -> String {
+        match self {
+            Self::Reports => "reports".into(),
+            Self::Templates => "templates".into(),
+            Self::Alerts => "alerts".into(),
+            Self::Campaign(id) => format!("campaign:{id}"),
+        }
+    }
+
+    /// What a connection listens to when it names nothing.
+    pub fn defaults() -> Vec<Topic> {
+        vec![Self::Reports, Self::Templates, Self::Alerts]
+    }
+}
+
+/// The kinds of message a client receives (the replaced system's names, plus progress).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    ReportUpdate,
+    TemplateUpdate,
+    CampaignPaused,
+    CampaignResumed,
+    CampaignProgress,
+    Alert,
+    AccountUpdate,
+    /// An operator's test event (`POST /realtime/test`), to check a stream end to end.
+    TestEvent,
+}
+
+impl Kind {
+    /// The kind a feed item of `feed_kind` becomes.
+    pub fn of_feed(feed_kind: &str) -> Option<Self> {
+        Some(match feed_kind {
+            "message_status" => Self::ReportUpdate,
+            "template" => Self::TemplateUpdate,
+            "campaign_paused" => Self::CampaignPaused,
+            "campaign_resumed" => Self::CampaignResumed,
+            "alert" => Self::Alert,
+            "phone_quality"
+            | "account_disable_scheduled"
+            | "account_disabled"
+            | "account_reinstated" => Self::AccountUpdate,
+            "test_event" => Self::TestEvent,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ReportUpdate => "report_update",
+            Self::TemplateUpdate => "template_update",
+            Self::CampaignPaused => "campaign_paused",
+            Self::CampaignResumed => "campaign_resumed",
+            Self::CampaignProgress => "campaign_progress",
+            Self::Alert => "alert",
+            Self::AccountUpdate => "account_update",
+            Self::TestEvent => "test_event",
+        }
+    }
+
+    /// Whether a SSE stream of `stream` carries this kind (`/realtime/reports` and
+    /// `/realtime/templates`, as the replaced system split them).
+    pub fn in_stream(self, stream: Stream) -> bool {
+        match stream {
+            _ if self == Self::TestEvent => true,
+            Stream::Reports => matches!(
+                self,
+                Self::ReportUpdate
+                    | Self::CampaignPaused
+                    | Self::CampaignResumed
+                    | Self::CampaignProgress
+            ),
+            Stream::Templates => matches!(
+                self,
+                Self::TemplateUpdate | Self::Alert | Self::AccountUpdate
+            ),
+        }
+    }
+}
+
+/// The two SSE streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Reports,
+    Templates,
+}
+
+/// One message to a client.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Message {
+    pub v: u8,
+    #[serde(rename = "type")]
+    pub kind: Kind,
+    /// The feed item's sort key (UUIDv7, time-ordered): SSE's `id:`, and what to resume from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<String>,
+    pub data: serde_json::Value,
+}
+
+impl Message {
+    /// A message from a feed item; `None` for kinds clients do not receive.
+    pub fn from_feed(feed: &FeedImage) -> Option<Self> {
+        let kind = Kind::of_feed(&feed.kind)?;
+        let data: serde_json::Value = serde_json::from_str(&feed.summary).ok()?;
+        let campaign_id = data
+            .get("campaign_id")
+            .and_then(|c| c.as_str())
+            .map(str::to_owned);
+        Some(Self {
+            v: VERSION,
+            kind,
+            id: Some(feed.sk.clone()),
+            campaign_id,
+            data,
+        })
+    }
+
+    /// Who hears it: a connection hears a message when it listens to any of these topics.
+    pub fn audience(&self) -> Vec<Topic> {
+        let campaign = self.campaign_id.clone().map(Topic::Campaign);
+        match self.kind {
+            Kind::ReportUpdate => campaign.into_iter().collect(),
+            Kind::CampaignProgress | Kind::CampaignPaused | Kind::CampaignResumed => {
+                std::iter::once(Topic::Reports).chain(campaign).collect()
+            }
+            Kind::TemplateUpdate => vec![Topic::Templates],
+            Kind::Alert | Kind::AccountUpdate => vec![Topic::Alerts],
+            Kind::TestEvent => Topic::defaults(),
+        }
+    }
+
+    /// Whether a connection listening to `topics` hears it.
+    pub fn is_for(&self, topics: &[Topic]) -> bool {
+        self.audience().iter().any(|t| topics.contains(t))
+    }
+
+    /// The JSON frame, or `None` when it would exceed [`MAX_MESSAGE_BYTES`] (never expected:
+    /// summaries hold ids and states only).
+    pub fn to_frame(&self) -> Option<String> {
+        serde_json::to_string(self)
+            .ok()
+            .filter(|f| f.len() <= MAX_MESSAGE_BYTES)
+    }
+}
+
+/// The attributes of a feed item the stream carries.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FeedImage {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub summary: String,
+}
+
+/// The attributes of a campaign item the stream carries.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct CampaignImage {
+    pub tenant_id: String,
+    pub campaign_id: String,
+    pub status: String,
+    #[serde(default)]
+    pub registered: i64,
+    #[serde(default)]
+    pub reached_sent: i64,
+    #[serde(default)]
+    pub reached_delivered: i64,
+    #[serde(default)]
+    pub reached_read: i64,
+    #[serde(default)]
+    pub reached_failed: i64,
+}
+
+impl CampaignImage {
+    fn progress(&self) -> Message {
+        Message {
+            v: VERSION,
+            kind: Kind::CampaignProgress,
+            id: None,
+            campaign_id: Some(self.campaign_id.clone()),
+            data: serde_json::json!({
+                "campaign_id": self.campaign_id,
+                "status": self.status,
+                "registered": self.registered,
+                "sent": self.reached_sent,
+                "delivered": self.reached_delivered,
+                "read": self.reached_read,
+                "failed": self.reached_failed,
+            }),
+        }
+    }
+}
+
+/// One change of a stream batch, decoded: what [`plan`] reads.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A feed item was inserted.
+    Feed { tenant_id: String, feed: FeedImage },
+    /// A campaign item changed; `before` is its old image, if any.
+    Campaign {
+        before: Option<CampaignImage>,
+        after: CampaignImage,
+    },
+}
+
+/// The tenant of a feed partition key (`TENANT#<t>#FEED`).
+pub fn feed_tenant(pk: &str) -> Option<&str> {
+    pk.strip_prefix("TENANT#")?.strip_suffix("#FEED")
+}
+
+/// What one stream batch sends, per tenant, in stream order; campaign progress coalesced to one
+/// message per campaign (its last image), after that campaign's other messages.
+pub fn plan(changes: &[Change]) -> BTreeMap<String, Vec<Message>> {
+    let mut out: BTreeMap<String, Vec<Message>> = BTreeMap::new();
+    let mut progress: BTreeMap<(String, String), CampaignImage> = BTreeMap::new();
+    for change in changes {
+        match change {
+            Change::Feed { tenant_id, feed } => {
+                if let Some(m) = Message::from_feed(feed) {
+                    out.entry(tenant_id.clone()).or_default().push(m);
+                }
+            }
+            Change::Campaign { before, after } => {
+                let moved = before.as_ref().is_none_or(|b| b != after);
+                if moved {
+                    progress.insert(
+                        (after.tenant_id.clone(), after.campaign_id.clone()),
+                        after.clone(),
+                    );
+                }
+            }
+        }
+    }
+    for ((tenant_id, _), image) in progress {
+        out.entry(tenant_id).or_default().push(image.progress());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(sk: &str, kind: &str, summary: serde_json::Value) -> Change {
+        Change::Feed {
+            tenant_id: "acme".into(),
+            feed: FeedImage {
+                pk: "TENANT#acme#FEED".into(),
+                sk: sk.into(),
+                kind: kind.into(),
+                summary: summary.to_string(),
+            },
+        }
+    }
+
+    fn campaign(id: &str, sent: i64) -> CampaignImage {
+        CampaignImage {
+            tenant_id: "acme".into(),
+            campaign_id: id.into(),
+            status: "ACTIVE".into(),
+            registered: 1000,
+            reached_sent: sent,
+            reached_delivered: 0,
+            reached_read: 0,
+            reached_failed: 0,
+        }
+    }
+
+    #[test]
+    fn a_thousand_statuses_of_one_campaign_become_one_progress_message() {
+        let mut changes = Vec::new();
+        for i in 0..1000 {
+            changes.push(feed(
+                &format!("{i:04}"),
+                "message_status",
+                serde_json::json!({"wamid": format!("w{i}"), "campaign_id": "c1", "from": null, "to": "sent"}),
+            ));
+            changes.push(Change::Campaign {
+                before: Some(campaign("c1", i)),
+                after: campaign("c1", i + 1),
+            });
+        }
+        let plan = plan(&changes);
+        let acme = &plan["acme"];
+        let progress: Vec<_> = acme
+            .iter()
+            .filter(|m| m.kind == Kind::CampaignProgress)
+            .collect();
+        assert_eq!(progress.len(), 1);
+        assert_eq!(progress[0].data["sent"], 1000);
+        assert_eq!(
+            acme.iter().filter(|m| m.kind == Kind::ReportUpdate).count(),
+            1000
+        );
+        // Progress reaches `reports` listeners; per-message updates only the campaign's own.
+        let reports = [Topic::Reports];
+        assert_eq!(acme.iter().filter(|m| m.is_for(&reports)).count(), 1);
+        let campaign_only = [Topic::Campaign("c1".into())];
+        assert_eq!(
+            acme.iter().filter(|m| m.is_for(&campaign_only)).count(),
+            1001
+        );
+        assert!(acme.iter().all(|m| m.to_frame().is_some()));
+    }
+
+    #[test]
+    fn an_unchanged_campaign_image_sends_nothing_and_unknown_feed_kinds_are_skipped() {
+        let changes = vec![
+            Change::Campaign {
+                before: Some(campaign("c1", 3)),
+                after: campaign("c1", 3),
+            },
+            feed("1", "something_new", serde_json::json!({})),
+        ];
+        assert!(plan(&changes).is_empty());
+    }
+
+    #[test]
+    fn kinds_reach_their_topics() {
+        let changes = vec![
+            feed(
+                "1",
+                "template",
+                serde_json::json!({"template_id": 1, "event": "PAUSED"}),
+            ),
+            feed(
+                "2",
+                "alert",
+                serde_json::json!({"subject": "template:1", "kind": "template_paused", "severity": "critical"}),
+            ),
+            feed(
+                "3",
+                "campaign_paused",
+                serde_json::json!({"campaign_id": "c1", "cause": "template:1"}),
+            ),
+        ];
+        let acme = &plan(&changes)["acme"];
+        assert_eq!(acme[0].kind, Kind::TemplateUpdate);
+        assert!(acme[0].is_for(&[Topic::Templates]) && !acme[0].is_for(&[Topic::Reports]));
+        assert!(acme[1].is_for(&[Topic::Alerts]));
+        assert!(
+            acme[2].is_for(&[Topic::Reports]) && acme[2].is_for(&[Topic::Campaign("c1".into())])
+        );
+        assert_eq!(acme[2].id.as_deref(), Some("3"));
+        let frame: serde_json::Value = serde_json::from_str(&acme[2].to_frame().unwrap()).unwrap();
+        assert_eq!(frame["type"], "campaign_paused");
+        assert_eq!(frame["v"], 1);
+    }
+
+    #[test]
+    fn topics_parse_strictly() {
+        assert_eq!(Topic::parse("reports"), Some(Topic::Reports));
+        assert_eq!(
+            Topic::parse("campaign:c-acme-1"),
+            Some(Topic::Campaign("c-acme-1".into()))
+        );
+        assert_eq!(Topic::parse("campaign:"), None);
+        assert_eq!(Topic::parse("campaign:a b"), None);
+        assert_eq!(Topic::parse("everything"), None);
+        assert_eq!(feed_tenant("TENANT#acme#FEED"), Some("acme"));
+        assert_eq!(feed_tenant("TENANT#acme"), None);
+    }
+}
