@@ -61,6 +61,13 @@ fn response(status: i64, body: &str) -> ApiGatewayProxyResponse {
     r
 }
 
+/// The reply a client gets on the socket (the subscribe and `$default` routes have a route
+/// response): JSON like every other message, `subscribed` or `error`.
+fn reply(status: i64, kind: &str, detail: serde_json::Value) -> ApiGatewayProxyResponse {
+    let body = serde_json::json!({"v": shared::realtime::VERSION, "type": kind, "status": status, "data": detail});
+    response(status, &body.to_string())
+}
+
 /// The token of a `$connect`: `?token=`, else the subprotocol entry after `bearer`.
 fn token_of(event: &ApiGatewayWebsocketProxyRequest) -> Option<(String, bool)> {
     if let Some(t) = event.query_string_parameters.first("token") {
@@ -135,15 +142,19 @@ async fn subscribe(
         .as_deref()
         .and_then(|b| serde_json::from_str(b).ok());
     let Some(topics) = body.and_then(|b| parse_topics(b.topics.iter().map(String::as_str))) else {
-        return response(400, "topics: reports, templates, alerts or campaign:<id>");
+        return reply(
+            400,
+            "error",
+            "topics: reports, templates, alerts or campaign:<id>".into(),
+        );
     };
     let names: Vec<String> = topics.iter().map(Topic::as_string).collect();
     match routes.store.set_topics(connection_id, &names).await {
-        Ok(true) => response(200, "subscribed"),
-        Ok(false) => response(410, "connection unknown"),
+        Ok(true) => reply(200, "subscribed", serde_json::json!({ "topics": names })),
+        Ok(false) => reply(410, "error", "connection unknown".into()),
         Err(e) => {
             warn!(error = %e, "topics could not be stored");
-            response(503, "try again")
+            reply(503, "error", "try again".into())
         }
     }
 }
@@ -170,9 +181,10 @@ pub async fn handle(
             }
         },
         "subscribe" => subscribe(routes, &event, &connection_id).await,
-        _ => response(
+        _ => reply(
             400,
-            "unknown action; send {\"action\":\"subscribe\",\"topics\":[...]}",
+            "error",
+            r#"unknown action; send {"action":"subscribe","topics":[...]}"#.into(),
         ),
     })
 }
