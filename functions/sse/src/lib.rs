@@ -351,7 +351,9 @@ fn open(
                 .duration_since(std::time::UNIX_EPOCH)
                 .ok()?
                 .as_millis() as u64;
-            let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+            // A deadline already past is not one (`cargo lambda watch` sends its timeout, 600000,
+            // instead of an epoch time): fall back to SSE_MAX_SECONDS.
+            let left = deadline_ms.checked_sub(now_ms).map(Duration::from_millis)?;
             Some(left.saturating_sub(settings.end_margin))
         })
         .unwrap_or(settings.max_stream);
@@ -370,6 +372,7 @@ fn open(
     info!(
         tenant_id = feed.tenant_id,
         from = feed.last,
+        seconds = (feed.end - started).as_secs(),
         "stream opened"
     );
     let chunks = stream::unfold(feed, |mut feed| async move {
