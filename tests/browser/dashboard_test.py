@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""The live dashboard in a real browser (Debian's chromium driven by Playwright, no browser
+download): the page served by the deployed API through the HTTP API, its data from the API with a
+Cognito token, live updates over SSE from the sse function under `cargo lambda watch`. Signed
+fixtures go to the deployed webhook; the page must change without a reload: a campaign counter
+moves, then the template pause turns the campaign PAUSED and lists the template as critical.
+Run by scripts/test-suite; saves target/dashboard.png."""
+import hashlib
+import hmac
+import os
+import sys
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import expect, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = b"fixture-app-secret"  # the fixtures' app secret (infra/local/dev.env)
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+def post_fixture(name):
+    body = (ROOT / "events" / "meta" / name).read_bytes()
+    signature = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
+    request = urllib.request.Request(os.environ["WEBHOOK_FUNCTION_URL"], data=body, headers={
+        "content-type": "application/json", "x-hub-signature-256": signature})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        assert r.status == 200, r.status
+
+
+def main():
+    api, sse = os.environ["HTTP_API_URL"], os.environ["SSE_WATCH_URL"]
+    token = os.environ["LOCAL_ID_TOKEN_ACME_ADMIN"]
+    screenshot = ROOT / "target" / "dashboard.png"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{api}/dashboard?token={token}&sse={sse}")
+        expect(page.locator("#live")).to_have_attribute("data-state", "open", timeout=20_000)
+        row = page.locator("#campaign-c-acme-1")
+        expect(row).to_have_attribute("data-status", "ACTIVE", timeout=10_000)
+        read_before = int(row.locator("td.read").inner_text())
+
+        post_fixture("status_read.json")  # c-acme-1/m1 read
+        expect(row.locator("td.read")).to_have_text(str(read_before + 1), timeout=15_000)
+
+        post_fixture("template_paused_first.json")  # spring_sale PAUSED: c-acme-1 pauses
+        expect(row).to_have_attribute("data-status", "PAUSED", timeout=15_000)
+        expect(page.locator("#template-1407680283588702")).to_have_attribute("data-status", "PAUSED", timeout=15_000)
+        expect(page.locator("#log")).to_contain_text("campaign_paused")
+        screenshot.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(screenshot), full_page=True)
+        browser.close()
+    assert not errors, errors
+    print(f"dashboard: a counter and a pause reached the page live; screenshot {screenshot.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,300 @@
+//! Server-Sent Events: the sse function streaming under `cargo lambda watch` (the emulator
+//! buffers a RESPONSE_STREAM function URL, so it cannot stream), against the deployed stack's
+//! table, fed by the real pipeline: signed webhooks -> queue -> processor -> feed. The suite
+//! runs the function with a short stream (SSE_MAX_SECONDS), a 1 s heartbeat and a fast poll.
+
+use pipeline_tests::*;
+use serde_json::Value;
+use shared::meta::signature::sign;
+use shared::store::{NewCampaign, Registration, Store};
+use std::time::{Duration, Instant};
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run these tests through `make test` (scripts/test-suite)")
+    })
+}
+
+/// One parsed event.
+#[derive(Debug, Clone)]
+struct Event {
+    id: Option<String>,
+    kind: String,
+    data: Value,
+}
+
+/// An open event stream, read chunk by chunk.
+struct EventStream {
+    response: reqwest::Response,
+    buffer: String,
+    /// Everything received, comments included.
+    raw: String,
+    ended: bool,
+}
+
+impl EventStream {
+    async fn open(path: &str, token: &str, last_event_id: Option<&str>) -> Self {
+        let mut request = reqwest::Client::new()
+            .get(format!("{}{path}?token={token}", env("SSE_WATCH_URL")))
+            .timeout(Duration::from_secs(60));
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = request.send().await.expect("open the stream");
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            "text/event-stream"
+        );
+        Self {
+            response,
+            buffer: String::new(),
+            raw: String::new(),
+            ended: false,
+        }
+    }
+
+    /// The next event (comments skipped), or `None` when the stream ends or `until` passes.
+    async fn next(&mut self, until: Instant) -> Option<Event> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let (mut id, mut kind, mut data) = (None, None, None);
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id: ") {
+                        id = Some(v.to_owned());
+                    } else if let Some(v) = line.strip_prefix("event: ") {
+                        kind = Some(v.to_owned());
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        data = Some(serde_json::from_str(v).expect("data is JSON"));
+                    }
+                }
+                if let (Some(kind), Some(data)) = (kind, data) {
+                    return Some(Event { id, kind, data });
+                }
+                continue;
+            }
+            if self.ended {
+                return None;
+            }
+            match tokio::time::timeout_at(until.into(), self.response.chunk()).await {
+                Ok(Ok(Some(chunk))) => {
+                    let text = String::from_utf8(chunk.to_vec()).expect("UTF-8");
+                    self.raw.push_str(&text);
+                    self.buffer.push_str(&text);
+                }
+                Ok(Ok(None)) => self.ended = true,
+                Ok(Err(e)) => panic!("stream broke: {e}"),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// The next `n` report updates about `campaign_id` (others' events skipped).
+    async fn updates_of(&mut self, campaign_id: &str, n: usize) -> Vec<Event> {
+        let until = Instant::now() + Duration::from_secs(20);
+        let mut out = Vec::new();
+        while out.len() < n {
+            let Some(e) = self.next(until).await else {
+                panic!(
+                    "only {} of {n} updates of {campaign_id}: {out:?}",
+                    out.len()
+                )
+            };
+            if e.kind == "report_update" && e.data["campaign_id"] == campaign_id {
+                out.push(e);
+            }
+        }
+        out
+    }
+}
+
+async fn campaign(store: &Store, messages: usize) -> (String, Vec<String>) {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let campaign_id = format!("sse-{id}");
+    store
+        .create_campaign(
+            "acme",
+            &NewCampaign {
+                campaign_id: campaign_id.clone(),
+                name: None,
+                template_id: 1407680283588702,
+                phone_number_id: "106540352242922".into(),
+                waba_id: Some("102290129340398".into()),
+                status: "ACTIVE".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let mut wamids = Vec::new();
+    for i in 0..messages {
+        let wamid = format!("wamid.sse-{id}-{i}");
+        store
+            .register_message(
+                "acme",
+                &Registration {
+                    wamid: wamid.clone(),
+                    campaign_id: campaign_id.clone(),
+                    recipient_id: None,
+                    template_id: None,
+                },
+            )
+            .await
+            .unwrap();
+        wamids.push(wamid);
+    }
+    (campaign_id, wamids)
+}
+
+async fn post_status(wamid: &str, status: &str) {
+    let body = format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"102290129340398","changes":[{{"value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550001111","phone_number_id":"106540352242922"}},"statuses":[{{"id":"{wamid}","status":"{status}","timestamp":"1732610000","recipient_id":"15551230001"}}]}},"field":"messages"}}]}}]}}"#
+    );
+    let r = reqwest::Client::new()
+        .post(env("WEBHOOK_FUNCTION_URL"))
+        .header(
+            "x-hub-signature-256",
+            sign(FIXTURE_APP_SECRET, body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn events_arrive_in_order_and_a_resumed_stream_loses_and_repeats_nothing() {
+    let aws = local_aws().await;
+    let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), env("TABLE_NAME"));
+    let (campaign_id, wamids) = campaign(&store, 3).await;
+    let acme = env("LOCAL_ID_TOKEN_ACME_VIEWER");
+    let globex = env("LOCAL_ID_TOKEN_GLOBEX_VIEWER");
+
+    let mut first = EventStream::open("/realtime/reports", &acme, None).await;
+    let mut foreign = EventStream::open("/realtime/reports", &globex, None).await;
+    post_status(&wamids[0], "sent").await;
+    post_status(&wamids[1], "sent").await;
+    let seen = first.updates_of(&campaign_id, 2).await;
+    let ids: Vec<&str> = seen.iter().map(|e| e.id.as_deref().unwrap()).collect();
+    assert!(ids[0] < ids[1], "ids grow: {ids:?}");
+    let mut order: Vec<&str> = seen
+        .iter()
+        .map(|e| e.data["data"]["wamid"].as_str().unwrap())
+        .collect();
+    order.sort();
+    assert_eq!(order, vec![wamids[0].as_str(), wamids[1].as_str()]);
+    assert!(first.raw.starts_with("retry: "), "retry hint first");
+    drop(first);
+
+    // Disconnected: two more changes happen. Resuming from the last id gets exactly those.
+    post_status(&wamids[2], "sent").await;
+    post_status(&wamids[0], "delivered").await;
+    let mut resumed = EventStream::open("/realtime/reports", &acme, Some(ids[1])).await;
+    let missed = resumed.updates_of(&campaign_id, 2).await;
+    let got: Vec<(String, String)> = missed
+        .iter()
+        .map(|e| {
+            (
+                e.data["data"]["wamid"].as_str().unwrap().to_owned(),
+                e.data["data"]["to"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(got.contains(&(wamids[2].clone(), "sent".into())), "{got:?}");
+    assert!(
+        got.contains(&(wamids[0].clone(), "delivered".into())),
+        "{got:?}"
+    );
+    assert!(missed.iter().all(|e| e.id.as_deref().unwrap() > ids[1]));
+
+    // Nothing more of this campaign (no repeat), heartbeats meanwhile, and a clean end before
+    // SSE_MAX_SECONDS plus a margin.
+    let max: u64 = env("SSE_MAX_SECONDS").parse().unwrap();
+    let until = Instant::now() + Duration::from_secs(max + 5);
+    while let Some(e) = resumed.next(until).await {
+        assert!(
+            !(e.kind == "report_update" && e.data["campaign_id"] == campaign_id.as_str()),
+            "repeated: {e:?}"
+        );
+    }
+    assert!(resumed.ended, "the stream ended on its own");
+    assert!(resumed.raw.contains(": heartbeat\n\n"), "heartbeats");
+    assert!(resumed.raw.contains("reconnect with Last-Event-ID"));
+
+    // Another tenant's stream heard none of it.
+    let until = Instant::now() + Duration::from_millis(500);
+    while let Some(e) = foreign.next(until).await {
+        assert_ne!(
+            e.data["campaign_id"],
+            campaign_id.as_str(),
+            "globex heard acme"
+        );
+    }
+}
+
+#[tokio::test]
+async fn tokens_roles_and_the_operational_endpoints() {
+    let base = env("SSE_WATCH_URL");
+    let http = reqwest::Client::new();
+    let none = http
+        .get(format!("{base}/realtime/reports"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(none.status(), 401);
+    let bad = http
+        .get(format!("{base}/realtime/templates?token=not.a.token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+
+    let viewer = env("LOCAL_ID_TOKEN_ACME_VIEWER");
+    let admin = env("LOCAL_ID_TOKEN_ACME_ADMIN");
+    let stats = http
+        .get(format!("{base}/realtime/stats"))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stats.status(), 403, "operational endpoints are for admins");
+
+    let stats = http
+        .get(format!("{base}/realtime/stats"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stats.status(), 200);
+    let body: Value = serde_json::from_str(&stats.text().await.unwrap()).unwrap();
+    assert_eq!(body["tenant_id"], "acme");
+    assert!(body["websocket_connections"].is_u64());
+
+    let health = http
+        .get(format!("{base}/realtime/health"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    // A test event reaches the admin's own templates stream.
+    let mut stream = EventStream::open("/realtime/templates", &admin, None).await;
+    let sent = http
+        .post(format!("{base}/realtime/test"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202);
+    let until = Instant::now() + Duration::from_secs(15);
+    let mut found = false;
+    while let Some(e) = stream.next(until).await {
+        if e.kind == "test_event" {
+            found = true;
+            break;
+        }
+    }
+    assert!(found, "test event arrived");
+}
