@@ -221,7 +221,7 @@ async fn routes() -> (websocket::Routes, Store) {
         jwks_url: None,
         jwks_json: None,
     };
-    let routes = websocket::Routes::build(&tokens, ddb.clone(), &table).await;
+    let routes = websocket::Routes::build(&tokens, ddb.clone(), &table, None).await;
     (routes, Store::new(ddb, table))
 }
 

@@ -1,8 +1,9 @@
 //! The WebSocket API's routes. `$connect` admits a connection only with a token that passes the
 //! same checks as the API (`shared::auth`), from `?token=` or the `Sec-WebSocket-Protocol`
 //! header (`bearer, <jwt>`, for browsers that cannot set headers); a refused connection leaves
-//! no item. `$disconnect` forgets it; `subscribe` picks its topics. Fan-out is
-//! `functions/realtime`.
+//! no item. `$disconnect` forgets it; `subscribe` picks its topics and is answered on the socket
+//! (`subscribed` or `error`, posted through `@connections`, so no route response is needed).
+//! Fan-out is `functions/realtime`.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
@@ -20,10 +21,12 @@ pub const TOKEN_SUBPROTOCOL: &str = "bearer";
 /// Topics per connection, at most.
 pub const MAX_TOPICS: usize = 20;
 
-/// Store and token verifier, built once per container.
+/// Store, token verifier and the `@connections` client, built once per container.
 pub struct Routes {
     store: Store,
     auth: KeyedVerifier,
+    /// Replies go through it; without one (handler tests) they are only logged.
+    replies: Option<aws_sdk_apigatewaymanagement::Client>,
 }
 
 impl Routes {
@@ -31,8 +34,10 @@ impl Routes {
         tokens: &TokenConfig,
         dynamodb: aws_sdk_dynamodb::Client,
         table: &str,
+        replies: Option<aws_sdk_apigatewaymanagement::Client>,
     ) -> Self {
         Self {
+            replies,
             store: Store::new(dynamodb, table),
             auth: KeyedVerifier::load(
                 tokens.auth.clone(),
@@ -61,11 +66,32 @@ fn response(status: i64, body: &str) -> ApiGatewayProxyResponse {
     r
 }
 
-/// The reply a client gets on the socket (the subscribe and `$default` routes have a route
-/// response): JSON like every other message, `subscribed` or `error`.
-fn reply(status: i64, kind: &str, detail: serde_json::Value) -> ApiGatewayProxyResponse {
+/// Answers a message route on the socket: JSON like every other message (`subscribed` or
+/// `error`), posted to the connection. The route's own response carries only the status.
+async fn reply(
+    routes: &Routes,
+    connection_id: &str,
+    status: i64,
+    kind: &str,
+    detail: serde_json::Value,
+) -> ApiGatewayProxyResponse {
     let body = serde_json::json!({"v": shared::realtime::VERSION, "type": kind, "status": status, "data": detail});
-    response(status, &body.to_string())
+    if let Some(client) = &routes.replies {
+        let sent = client
+            .post_to_connection()
+            .connection_id(connection_id)
+            .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
+                body.to_string().into_bytes(),
+            ))
+            .send()
+            .await;
+        if let Err(e) = sent {
+            warn!(error = %aws_sdk_apigatewaymanagement::Error::from(e), "reply not delivered");
+        }
+    }
+    let mut r = ApiGatewayProxyResponse::default();
+    r.status_code = status;
+    r
 }
 
 /// The token of a `$connect`: `?token=`, else the subprotocol entry after `bearer`.
@@ -143,18 +169,33 @@ async fn subscribe(
         .and_then(|b| serde_json::from_str(b).ok());
     let Some(topics) = body.and_then(|b| parse_topics(b.topics.iter().map(String::as_str))) else {
         return reply(
+            routes,
+            connection_id,
             400,
             "error",
             "topics: reports, templates, alerts or campaign:<id>".into(),
-        );
+        )
+        .await;
     };
     let names: Vec<String> = topics.iter().map(Topic::as_string).collect();
     match routes.store.set_topics(connection_id, &names).await {
-        Ok(true) => reply(200, "subscribed", serde_json::json!({ "topics": names })),
-        Ok(false) => reply(410, "error", "connection unknown".into()),
+        Ok(true) => {
+            let detail = serde_json::json!({ "topics": names });
+            reply(routes, connection_id, 200, "subscribed", detail).await
+        }
+        Ok(false) => {
+            reply(
+                routes,
+                connection_id,
+                410,
+                "error",
+                "connection unknown".into(),
+            )
+            .await
+        }
         Err(e) => {
             warn!(error = %e, "topics could not be stored");
-            reply(503, "error", "try again".into())
+            reply(routes, connection_id, 503, "error", "try again".into()).await
         }
     }
 }
@@ -181,11 +222,10 @@ pub async fn handle(
             }
         },
         "subscribe" => subscribe(routes, &event, &connection_id).await,
-        _ => reply(
-            400,
-            "error",
-            r#"unknown action; send {"action":"subscribe","topics":[...]}"#.into(),
-        ),
+        _ => {
+            let detail = r#"unknown action; send {"action":"subscribe","topics":[...]}"#;
+            reply(routes, &connection_id, 400, "error", detail.into()).await
+        }
     })
 }
 

@@ -9,8 +9,19 @@ async fn main() -> Result<(), Error> {
     let tokens = TokenConfig::from_env()?;
     let table = shared::config::required("TABLE_NAME")?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let routes =
-        websocket::Routes::build(&tokens, aws_sdk_dynamodb::Client::new(&aws), &table).await;
+    let management_url = shared::config::required("WEBSOCKET_MANAGEMENT_URL")?;
+    let replies = aws_sdk_apigatewaymanagement::Client::from_conf(
+        aws_sdk_apigatewaymanagement::config::Builder::from(&aws)
+            .endpoint_url(management_url)
+            .build(),
+    );
+    let routes = websocket::Routes::build(
+        &tokens,
+        aws_sdk_dynamodb::Client::new(&aws),
+        &table,
+        Some(replies),
+    )
+    .await;
     let routes = &routes;
     run(service_fn(move |event| websocket::handle(routes, event))).await
 }
