@@ -218,6 +218,13 @@ def localise_function_urls(session, template, resolve, endpoint):
             log(f"{logical}: AWS URLs in its variables pointed at the emulator")
 
 
+def dotenv_quote(value):
+    if "'" not in value and "\n" not in value:
+        return f"'{value}'"
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
 def write_state(session, stack, endpoint, template, resolve, out):
     """Names and local URLs for scripts and tests, and each function's deployed environment."""
     lam = session.client("lambda")
@@ -225,6 +232,7 @@ def write_state(session, stack, endpoint, template, resolve, out):
         o["OutputKey"]: o["OutputValue"]
         for o in session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
     }
+    merged = {}
     env = {
         "AWS_ENDPOINT_URL": endpoint,
         "STACK_NAME": stack,
@@ -240,6 +248,7 @@ def write_state(session, stack, endpoint, template, resolve, out):
             env[f"{name}_NAME"] = function
             variables = lam.get_function_configuration(FunctionName=function).get("Environment", {}).get("Variables", {})
             (out / f"{logical}.env").write_text("".join(f"{k}={v}\n" for k, v in sorted(variables.items())))
+            merged.update(variables)
         elif kind == "AWS::Lambda::Url":
             url = lam.get_function_url_config(FunctionName=resolve.physical[resource["Properties"]["TargetFunctionArn"]["Ref"]])["FunctionUrl"]
             url_id = url.split("//", 1)[1].split(".", 1)[0]
@@ -257,6 +266,9 @@ def write_state(session, stack, endpoint, template, resolve, out):
                 env[f"{name}_URL"] = f"{endpoint}/_aws/execute-api/{api_id}/$default"
         elif kind in ("AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient"):
             env[f"{name}_ID"] = resolve.physical[logical]
+    # Every function's variables in one dotenv file for `cargo lambda watch` (names do not clash
+    # across functions), quoted: generated secrets may hold any punctuation.
+    (out / "functions.dotenv").write_text("".join(f"{k}={dotenv_quote(v)}\n" for k, v in sorted(merged.items())))
     # Which deployed function each target/lambda/<folder> is (redeploy.py pushes by folder).
     source, _ = cfn_decode(str(TEMPLATE))
     folders = {
