@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 TEMPLATE := infra/template.yaml
 
-.PHONY: help dev watch test lint lint-template bench bench-processor bench-api build deploy coldstart clean
+.PHONY: help dev watch test lint lint-template bench bench-processor bench-realtime bench-api build deploy coldstart clean
 
 help:
 	@echo "make dev    - infra/template.yaml deployed on a local AWS emulator, world loaded, redeploy on save"
@@ -52,6 +52,9 @@ bench:
 # Benchmarks deploy release builds of the functions.
 bench-processor: $(STAMP) $(EMULATOR_STAMP)
 	LOCAL_STACK_PROFILE=release scripts/local-stack cargo run --release -p pipeline-tests --bin processor-bench
+
+bench-realtime: $(STAMP) $(EMULATOR_STAMP)
+	LOCAL_STACK_PROFILE=release scripts/local-stack cargo run --release -p pipeline-tests --bin realtime-bench
 
 bench-api: $(STAMP) $(EMULATOR_STAMP)
 	LOCAL_STACK_PROFILE=release scripts/local-stack cargo run --release -p pipeline-tests --bin api-bench

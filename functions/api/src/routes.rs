@@ -140,7 +140,10 @@ pub(crate) async fn route(api: &Api, req: &Request) -> Result<Response<Body>, Ap
 /// The methods a known path takes (for 405's `Allow`); `None` for an unknown path.
 fn allowed_methods(path: &[&str]) -> Option<&'static str> {
     Some(match path {
-        ["health" | "openapi.json" | "alerts" | "stats" | "audit" | "unrouted"] => "GET",
+        ["health" | "openapi.json" | "alerts" | "stats" | "audit" | "unrouted" | "dashboard"] => {
+            "GET"
+        }
+        ["dashboard", "config.json"] => "GET",
         ["templates"] | ["templates", _] => "GET",
         ["numbers", _, "templates", _, "status-history"] => "GET",
         ["numbers", _, "templates", _, "acknowledge-alert"] => "POST",
