@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 TEMPLATE := infra/template.yaml
 
-.PHONY: help dev watch test lint lint-template bench bench-processor bench-realtime bench-api build deploy coldstart clean
+.PHONY: help dev watch test lint lint-template bench bench-processor bench-realtime bench-sse bench-api build deploy coldstart clean
 
 help:
 	@echo "make dev    - infra/template.yaml deployed on a local AWS emulator, world loaded, redeploy on save"
@@ -55,6 +55,10 @@ bench-processor: $(STAMP) $(EMULATOR_STAMP)
 
 bench-realtime: $(STAMP) $(EMULATOR_STAMP)
 	LOCAL_STACK_PROFILE=release scripts/local-stack cargo run --release -p pipeline-tests --bin realtime-bench
+
+# One SSE stream for 10 minutes (SOAK_SECONDS): its process's memory, sampled every 30 s.
+bench-sse: $(STAMP) $(EMULATOR_STAMP)
+	scripts/local-stack scripts/sse-soak
 
 bench-api: $(STAMP) $(EMULATOR_STAMP)
 	LOCAL_STACK_PROFILE=release scripts/local-stack cargo run --release -p pipeline-tests --bin api-bench

@@ -126,6 +126,7 @@ pub fn attribute<'m>(message: &'m Message, name: &str) -> Option<&'m str> {
         .and_then(|v| v.string_value())
 }
 
+pub mod deployed;
 pub mod faults;
 pub mod world;
 

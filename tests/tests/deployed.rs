@@ -3,17 +3,10 @@
 //! the HTTP API's routes and JWT authorizer, the real SQS event source mapping in front of the
 //! deployed processor. Nothing here calls a handler directly.
 
+use pipeline_tests::deployed::{campaign_with_messages, stack, status_body, store};
 use pipeline_tests::*;
 use shared::meta::signature::sign;
-use shared::store::{NewCampaign, Registration, Store};
 use std::time::{Duration, Instant};
-
-/// A stack output that scripts/local-stack exported.
-fn stack(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run these tests on the deployed local stack (`make test`)")
-    })
-}
 
 fn http() -> reqwest::Client {
     reqwest::Client::builder()
@@ -28,53 +21,6 @@ fn webhook_urls() -> [String; 2] {
         stack("WEBHOOK_FUNCTION_URL"),
         format!("{}/webhook", stack("HTTP_API_URL")),
     ]
-}
-
-async fn store() -> Store {
-    let aws = local_aws().await;
-    Store::new(aws_sdk_dynamodb::Client::new(&aws), stack("TABLE_NAME"))
-}
-
-/// A fresh campaign of acme (seeded world: template 1407680283588702 on 106540352242922) with
-/// one registered message; returns (campaign id, wamid).
-async fn campaign_with_one_message(store: &Store) -> (String, String) {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let campaign_id = format!("deployed-{id}");
-    let wamid = format!("wamid.deployed-{id}");
-    store
-        .create_campaign(
-            "acme",
-            &NewCampaign {
-                campaign_id: campaign_id.clone(),
-                name: Some("deployed stack test".into()),
-                template_id: 1407680283588702,
-                phone_number_id: "106540352242922".into(),
-                waba_id: Some("102290129340398".into()),
-                status: "ACTIVE".into(),
-            },
-        )
-        .await
-        .expect("create campaign");
-    store
-        .register_message(
-            "acme",
-            &Registration {
-                wamid: wamid.clone(),
-                campaign_id: campaign_id.clone(),
-                recipient_id: Some("15551230001".into()),
-                template_id: Some(1407680283588702),
-            },
-        )
-        .await
-        .expect("register message");
-    (campaign_id, wamid)
-}
-
-/// A Meta status webhook for one message, as Meta sends it.
-fn status_body(wamid: &str, status: &str) -> String {
-    format!(
-        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"102290129340398","changes":[{{"value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550001111","phone_number_id":"106540352242922"}},"statuses":[{{"id":"{wamid}","status":"{status}","timestamp":"1732610000","recipient_id":"15551230001"}}]}},"field":"messages"}}]}}]}}"#
-    )
 }
 
 /// Polls until `check` holds or 30 s pass.
@@ -121,8 +67,8 @@ async fn the_deployed_webhook_answers_the_subscription_check_on_both_urls() {
 async fn a_signed_post_through_either_url_reaches_the_table_through_the_real_mapping() {
     let store = store().await;
     for url in webhook_urls() {
-        let (campaign_id, wamid) = campaign_with_one_message(&store).await;
-        let body = status_body(&wamid, "sent");
+        let (campaign_id, wamids) = campaign_with_messages(&store, "deployed", 1).await;
+        let body = status_body(&[(&wamids[0], "sent")]);
 
         let unsigned = http().post(&url).body(body.clone()).send().await.unwrap();
         assert_eq!(unsigned.status(), 401, "{url}: no signature");

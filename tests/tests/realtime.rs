@@ -6,28 +6,19 @@
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use futures::{SinkExt, StreamExt};
 use lambda_runtime::{Context, LambdaEvent};
+use pipeline_tests::deployed::{
+    campaign_with_messages, post_status, stack, store as deployed_store,
+};
 use pipeline_tests::*;
 use serde_json::{json, Value};
 use shared::auth::AuthConfig;
 use shared::config::TokenConfig;
-use shared::meta::signature::sign;
-use shared::store::{now, Connection, NewCampaign, Registration, Store};
+use shared::store::{now, Connection, Store};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message as Frame;
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-fn stack(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run these tests on the deployed local stack (`make test`)")
-    })
-}
-
-async fn deployed_store() -> Store {
-    let aws = local_aws().await;
-    Store::new(aws_sdk_dynamodb::Client::new(&aws), stack("TABLE_NAME"))
-}
 
 async fn connect(query: &str) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
     let url = format!("{}?{query}", stack("WEB_SOCKET_API_URL"));
@@ -46,56 +37,6 @@ async fn received(socket: &mut Socket, window: Duration) -> Vec<Value> {
     out
 }
 
-/// A fresh acme campaign with one registered message: (campaign id, wamid).
-async fn campaign_with_one_message(store: &Store) -> (String, String) {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let (campaign_id, wamid) = (format!("live-{id}"), format!("wamid.live-{id}"));
-    store
-        .create_campaign(
-            "acme",
-            &NewCampaign {
-                campaign_id: campaign_id.clone(),
-                name: None,
-                template_id: 1407680283588702,
-                phone_number_id: "106540352242922".into(),
-                waba_id: Some("102290129340398".into()),
-                status: "ACTIVE".into(),
-            },
-        )
-        .await
-        .unwrap();
-    store
-        .register_message(
-            "acme",
-            &Registration {
-                wamid: wamid.clone(),
-                campaign_id: campaign_id.clone(),
-                recipient_id: None,
-                template_id: None,
-            },
-        )
-        .await
-        .unwrap();
-    (campaign_id, wamid)
-}
-
-async fn post_status(wamid: &str, status: &str) {
-    let body = format!(
-        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"102290129340398","changes":[{{"value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550001111","phone_number_id":"106540352242922"}},"statuses":[{{"id":"{wamid}","status":"{status}","timestamp":"1732610000","recipient_id":"15551230001"}}]}},"field":"messages"}}]}}]}}"#
-    );
-    let response = reqwest::Client::new()
-        .post(stack("WEBHOOK_FUNCTION_URL"))
-        .header(
-            "x-hub-signature-256",
-            sign(FIXTURE_APP_SECRET, body.as_bytes()),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-}
-
 fn about<'a>(messages: &'a [Value], campaign_id: &str) -> Vec<&'a Value> {
     messages
         .iter()
@@ -112,7 +53,8 @@ async fn a_status_reaches_exactly_the_subscribed_connections_of_its_tenant() {
     let acme = stack("LOCAL_ID_TOKEN_ACME_VIEWER");
     let globex = stack("LOCAL_ID_TOKEN_GLOBEX_VIEWER");
     let store = deployed_store().await;
-    let (campaign_id, wamid) = campaign_with_one_message(&store).await;
+    let (campaign_id, wamids) = campaign_with_messages(&store, "live", 1).await;
+    let wamid = wamids[0].clone();
 
     // reports: acme's progress; campaign: one campaign's every status; globex: another tenant.
     let mut reports = connect(&format!("token={acme}"))

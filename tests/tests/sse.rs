@@ -3,10 +3,8 @@
 //! table, fed by the real pipeline: signed webhooks -> queue -> processor -> feed. The suite
 //! runs the function with a short stream (SSE_MAX_SECONDS), a 1 s heartbeat and a fast poll.
 
-use pipeline_tests::*;
+use pipeline_tests::deployed::{campaign_with_messages, post_status, store};
 use serde_json::Value;
-use shared::meta::signature::sign;
-use shared::store::{NewCampaign, Registration, Store};
 use std::time::{Duration, Instant};
 
 fn env(name: &str) -> String {
@@ -109,65 +107,10 @@ impl EventStream {
     }
 }
 
-async fn campaign(store: &Store, messages: usize) -> (String, Vec<String>) {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let campaign_id = format!("sse-{id}");
-    store
-        .create_campaign(
-            "acme",
-            &NewCampaign {
-                campaign_id: campaign_id.clone(),
-                name: None,
-                template_id: 1407680283588702,
-                phone_number_id: "106540352242922".into(),
-                waba_id: Some("102290129340398".into()),
-                status: "ACTIVE".into(),
-            },
-        )
-        .await
-        .unwrap();
-    let mut wamids = Vec::new();
-    for i in 0..messages {
-        let wamid = format!("wamid.sse-{id}-{i}");
-        store
-            .register_message(
-                "acme",
-                &Registration {
-                    wamid: wamid.clone(),
-                    campaign_id: campaign_id.clone(),
-                    recipient_id: None,
-                    template_id: None,
-                },
-            )
-            .await
-            .unwrap();
-        wamids.push(wamid);
-    }
-    (campaign_id, wamids)
-}
-
-async fn post_status(wamid: &str, status: &str) {
-    let body = format!(
-        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"102290129340398","changes":[{{"value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550001111","phone_number_id":"106540352242922"}},"statuses":[{{"id":"{wamid}","status":"{status}","timestamp":"1732610000","recipient_id":"15551230001"}}]}},"field":"messages"}}]}}]}}"#
-    );
-    let r = reqwest::Client::new()
-        .post(env("WEBHOOK_FUNCTION_URL"))
-        .header(
-            "x-hub-signature-256",
-            sign(FIXTURE_APP_SECRET, body.as_bytes()),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-}
-
 #[tokio::test]
 async fn events_arrive_in_order_and_a_resumed_stream_loses_and_repeats_nothing() {
-    let aws = local_aws().await;
-    let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), env("TABLE_NAME"));
-    let (campaign_id, wamids) = campaign(&store, 3).await;
+    let store = store().await;
+    let (campaign_id, wamids) = campaign_with_messages(&store, "sse", 3).await;
     let acme = env("LOCAL_ID_TOKEN_ACME_VIEWER");
     let globex = env("LOCAL_ID_TOKEN_GLOBEX_VIEWER");
 

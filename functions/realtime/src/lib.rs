@@ -8,7 +8,8 @@ use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse
 use lambda_runtime::{Error, LambdaEvent};
 use shared::config::RealtimeConfig;
 use shared::realtime::push::Pusher;
-use shared::realtime::{feed_tenant, plan, CampaignImage, Change, FeedImage};
+use shared::realtime::{feed_tenant, plan, Change, FeedImage};
+use shared::store::CampaignRecord;
 use shared::store::Store;
 use tracing::{info, warn};
 
@@ -42,8 +43,10 @@ pub fn decode(record: &EventRecord) -> Option<(String, Change)> {
             Some((tenant_id.clone(), Change::Feed { tenant_id, feed }))
         }
         ("INSERT" | "MODIFY", "campaign") => {
-            let after: CampaignImage = serde_dynamo::from_item(new.clone()).ok()?;
-            let before = serde_dynamo::from_item(record.change.old_image.clone()).ok();
+            let after: Box<CampaignRecord> = Box::new(serde_dynamo::from_item(new.clone()).ok()?);
+            let before = serde_dynamo::from_item(record.change.old_image.clone())
+                .ok()
+                .map(Box::new);
             Some((after.tenant_id.clone(), Change::Campaign { before, after }))
         }
         _ => None,

@@ -10,6 +10,7 @@
 pub mod push;
 pub mod sse;
 
+use crate::store::CampaignRecord;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -206,41 +207,22 @@ pub struct FeedImage {
     pub summary: String,
 }
 
-/// The attributes of a campaign item the stream carries.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-pub struct CampaignImage {
-    pub tenant_id: String,
-    pub campaign_id: String,
-    pub status: String,
-    #[serde(default)]
-    pub registered: i64,
-    #[serde(default)]
-    pub reached_sent: i64,
-    #[serde(default)]
-    pub reached_delivered: i64,
-    #[serde(default)]
-    pub reached_read: i64,
-    #[serde(default)]
-    pub reached_failed: i64,
-}
-
-impl CampaignImage {
-    fn progress(&self) -> Message {
-        Message {
-            v: VERSION,
-            kind: Kind::CampaignProgress,
-            id: None,
-            campaign_id: Some(self.campaign_id.clone()),
-            data: serde_json::json!({
-                "campaign_id": self.campaign_id,
-                "status": self.status,
-                "registered": self.registered,
-                "sent": self.reached_sent,
-                "delivered": self.reached_delivered,
-                "read": self.reached_read,
-                "failed": self.reached_failed,
-            }),
-        }
+/// The progress message of a campaign's current image.
+fn progress(campaign: &CampaignRecord) -> Message {
+    Message {
+        v: VERSION,
+        kind: Kind::CampaignProgress,
+        id: None,
+        campaign_id: Some(campaign.campaign_id.clone()),
+        data: serde_json::json!({
+            "campaign_id": campaign.campaign_id,
+            "status": campaign.status,
+            "registered": campaign.registered,
+            "sent": campaign.reached_sent,
+            "delivered": campaign.reached_delivered,
+            "read": campaign.reached_read,
+            "failed": campaign.reached_failed,
+        }),
     }
 }
 
@@ -251,8 +233,8 @@ pub enum Change {
     Feed { tenant_id: String, feed: FeedImage },
     /// A campaign item changed; `before` is its old image, if any.
     Campaign {
-        before: Option<CampaignImage>,
-        after: CampaignImage,
+        before: Option<Box<CampaignRecord>>,
+        after: Box<CampaignRecord>,
     },
 }
 
@@ -265,7 +247,7 @@ pub fn feed_tenant(pk: &str) -> Option<&str> {
 /// message per campaign (its last image), after that campaign's other messages.
 pub fn plan(changes: &[Change]) -> BTreeMap<String, Vec<Message>> {
     let mut out: BTreeMap<String, Vec<Message>> = BTreeMap::new();
-    let mut progress: BTreeMap<(String, String), CampaignImage> = BTreeMap::new();
+    let mut latest: BTreeMap<(String, String), CampaignRecord> = BTreeMap::new();
     for change in changes {
         match change {
             Change::Feed { tenant_id, feed } => {
@@ -276,16 +258,16 @@ pub fn plan(changes: &[Change]) -> BTreeMap<String, Vec<Message>> {
             Change::Campaign { before, after } => {
                 let moved = before.as_ref().is_none_or(|b| b != after);
                 if moved {
-                    progress.insert(
+                    latest.insert(
                         (after.tenant_id.clone(), after.campaign_id.clone()),
-                        after.clone(),
+                        (**after).clone(),
                     );
                 }
             }
         }
     }
-    for ((tenant_id, _), image) in progress {
-        out.entry(tenant_id).or_default().push(image.progress());
+    for ((tenant_id, _), campaign) in latest {
+        out.entry(tenant_id).or_default().push(progress(&campaign));
     }
     out
 }
@@ -306,17 +288,12 @@ mod tests {
         }
     }
 
-    fn campaign(id: &str, sent: i64) -> CampaignImage {
-        CampaignImage {
-            tenant_id: "acme".into(),
-            campaign_id: id.into(),
-            status: "ACTIVE".into(),
-            registered: 1000,
-            reached_sent: sent,
-            reached_delivered: 0,
-            reached_read: 0,
-            reached_failed: 0,
-        }
+    fn campaign(id: &str, sent: i64) -> CampaignRecord {
+        serde_json::from_value(serde_json::json!({
+            "tenant_id": "acme", "campaign_id": id, "status": "ACTIVE", "template_id": 1,
+            "phone_number_id": "1", "registered": 1000, "reached_sent": sent,
+        }))
+        .unwrap()
     }
 
     #[test]
@@ -329,8 +306,8 @@ mod tests {
                 serde_json::json!({"wamid": format!("w{i}"), "campaign_id": "c1", "from": null, "to": "sent"}),
             ));
             changes.push(Change::Campaign {
-                before: Some(campaign("c1", i)),
-                after: campaign("c1", i + 1),
+                before: Some(Box::new(campaign("c1", i))),
+                after: Box::new(campaign("c1", i + 1)),
             });
         }
         let plan = plan(&changes);
@@ -360,8 +337,8 @@ mod tests {
     fn an_unchanged_campaign_image_sends_nothing_and_unknown_feed_kinds_are_skipped() {
         let changes = vec![
             Change::Campaign {
-                before: Some(campaign("c1", 3)),
-                after: campaign("c1", 3),
+                before: Some(Box::new(campaign("c1", 3))),
+                after: Box::new(campaign("c1", 3)),
             },
             feed("1", "something_new", serde_json::json!({})),
         ];

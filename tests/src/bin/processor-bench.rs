@@ -8,30 +8,14 @@
 //! `AWS_ENDPOINT_URL_DYNAMODB`, set on the deployed function by infra/local/function-env.py), so
 //! requests per status are the processor's own, whatever the emulator's speed.
 
+use pipeline_tests::deployed::{campaign_with_messages, stack as env, status_body};
 use pipeline_tests::faults::{FaultProxy, ThrottleRule};
 use pipeline_tests::world::World;
-use shared::store::{NewCampaign, Registration, Store};
+use shared::store::Store;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const MESSAGES: usize = 300;
-
-fn status(wamid: &str, status: &str, t: u64) -> String {
-    format!(
-        r#"{{"id":"{wamid}","status":"{status}","timestamp":"{t}","recipient_id":"15551230001"}}"#
-    )
-}
-
-fn body(statuses: &[String]) -> String {
-    format!(
-        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"102290129340398","changes":[{{"value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550001111","phone_number_id":"106540352242922"}},"statuses":[{}]}},"field":"messages"}}]}}]}}"#,
-        statuses.join(",")
-    )
-}
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name}: run under scripts/local-stack"))
-}
 
 /// Sets variables of the deployed processor (the emulator restarts its processes).
 fn set_processor_env(vars: &[(&str, &str)]) {
@@ -95,40 +79,12 @@ async fn main() {
     );
     println!("|---:|---:|---:|---:|---|");
     for per_body in [1usize, 10, 100] {
-        let campaign = format!("bench-{per_body}-{}", uuid::Uuid::new_v4().simple());
-        store
-            .create_campaign(
-                "acme",
-                &NewCampaign {
-                    campaign_id: campaign.clone(),
-                    name: None,
-                    template_id: 1407680283588702,
-                    phone_number_id: "106540352242922".into(),
-                    waba_id: Some("102290129340398".into()),
-                    status: "ACTIVE".into(),
-                },
-            )
-            .await
-            .unwrap();
-        let wamids: Vec<String> = (0..MESSAGES)
-            .map(|i| format!("wamid.{campaign}-{i}"))
-            .collect();
-        for w in &wamids {
-            let r = Registration {
-                wamid: w.clone(),
-                campaign_id: campaign.clone(),
-                recipient_id: None,
-                template_id: None,
-            };
-            store.register_message("acme", &r).await.unwrap();
-        }
+        let (campaign, wamids) =
+            campaign_with_messages(&store, &format!("bench-{per_body}"), MESSAGES).await;
         let mut bodies = Vec::new();
-        for (step, s) in ["sent", "delivered", "read"].iter().enumerate() {
-            let statuses: Vec<String> = wamids
-                .iter()
-                .map(|w| status(w, s, 1_732_610_000 + step as u64))
-                .collect();
-            bodies.extend(statuses.chunks(per_body).map(body));
+        for status in ["sent", "delivered", "read"] {
+            let statuses: Vec<(&str, &str)> = wamids.iter().map(|w| (w.as_str(), status)).collect();
+            bodies.extend(statuses.chunks(per_body).map(status_body));
         }
         let statuses = MESSAGES * 3;
 

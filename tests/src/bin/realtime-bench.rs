@@ -9,10 +9,9 @@
 //! Release builds of the functions (LOCAL_STACK_PROFILE=release); the emulator runs them.
 
 use futures::{SinkExt, StreamExt};
+use pipeline_tests::deployed::{campaign_with_messages, post_signed, stack as env, status_body};
 use pipeline_tests::world::World;
-use pipeline_tests::FIXTURE_APP_SECRET;
-use shared::meta::signature::sign;
-use shared::store::{NewCampaign, Registration, Store};
+use shared::store::Store;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,64 +20,6 @@ use tokio_tungstenite::tungstenite::Message as Frame;
 const LATENCY_SAMPLES: usize = 200;
 const CONNECTIONS: usize = 1000;
 const BURST: usize = 1000;
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name}: run under scripts/local-stack"))
-}
-
-fn statuses_body(statuses: &[(String, &str)]) -> String {
-    let list: Vec<String> = statuses
-        .iter()
-        .map(|(w, s)| format!(r#"{{"id":"{w}","status":"{s}","timestamp":"1732610000","recipient_id":"15551230001"}}"#))
-        .collect();
-    format!(
-        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"102290129340398","changes":[{{"value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550001111","phone_number_id":"106540352242922"}},"statuses":[{}]}},"field":"messages"}}]}}]}}"#,
-        list.join(",")
-    )
-}
-
-async fn post(http: &reqwest::Client, body: String) {
-    let r = http
-        .post(env("WEBHOOK_FUNCTION_URL"))
-        .header(
-            "x-hub-signature-256",
-            sign(FIXTURE_APP_SECRET, body.as_bytes()),
-        )
-        .body(body)
-        .send()
-        .await
-        .expect("POST webhook");
-    assert_eq!(r.status(), 200);
-}
-
-async fn campaign(store: &Store, messages: usize) -> (String, Vec<String>) {
-    let id = format!("bench-{}", uuid::Uuid::new_v4().simple());
-    store
-        .create_campaign(
-            "acme",
-            &NewCampaign {
-                campaign_id: id.clone(),
-                name: None,
-                template_id: 1407680283588702,
-                phone_number_id: "106540352242922".into(),
-                waba_id: Some("102290129340398".into()),
-                status: "ACTIVE".into(),
-            },
-        )
-        .await
-        .unwrap();
-    let wamids: Vec<String> = (0..messages).map(|i| format!("wamid.{id}-{i}")).collect();
-    for w in &wamids {
-        let r = Registration {
-            wamid: w.clone(),
-            campaign_id: id.clone(),
-            recipient_id: None,
-            template_id: None,
-        };
-        store.register_message("acme", &r).await.unwrap();
-    }
-    (id, wamids)
-}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -100,10 +41,10 @@ async fn main() {
             .expect("scripts/dev-token");
     let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
     let ws_url = format!("{}?token={token}", env("WEB_SOCKET_API_URL"));
-    let http = reqwest::Client::new();
+    let webhook = env("WEBHOOK_FUNCTION_URL");
 
     // 1. Latency, one status at a time.
-    let (campaign_id, wamids) = campaign(&store, LATENCY_SAMPLES).await;
+    let (campaign_id, wamids) = campaign_with_messages(&store, "bench", LATENCY_SAMPLES).await;
     let (mut socket, _) = tokio_tungstenite::connect_async(&ws_url)
         .await
         .expect("connect");
@@ -117,7 +58,8 @@ async fn main() {
     let mut latencies = Vec::with_capacity(LATENCY_SAMPLES);
     for wamid in &wamids {
         let started = Instant::now();
-        post(&http, statuses_body(&[(wamid.clone(), "sent")])).await;
+        let answer = post_signed(&webhook, status_body(&[(wamid, "sent")])).await;
+        assert_eq!(answer.status(), 200);
         loop {
             let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
                 .await
@@ -143,7 +85,7 @@ async fn main() {
     drop(socket);
 
     // 2. Fan-out to 1,000 connections listening to `reports`.
-    let (burst_campaign, burst_wamids) = campaign(&store, BURST).await;
+    let (burst_campaign, burst_wamids) = campaign_with_messages(&store, "burst", BURST).await;
     let received = Arc::new(AtomicUsize::new(0));
     let progress_of_burst = Arc::new(AtomicUsize::new(0));
     let first_last = Arc::new(std::sync::Mutex::new((None::<Instant>, None::<Instant>)));
@@ -184,14 +126,14 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     received.store(0, Ordering::Relaxed);
     *first_last.lock().unwrap() = (None, None);
-    let body = statuses_body(
+    let body = status_body(
         &burst_wamids
             .iter()
-            .map(|w| (w.clone(), "sent"))
+            .map(|w| (w.as_str(), "sent"))
             .collect::<Vec<_>>(),
     );
     let started = Instant::now();
-    post(&http, body).await;
+    assert_eq!(post_signed(&webhook, body).await.status(), 200);
     // Done when the campaign shows every status and no push arrived for 3 s.
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
