@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """The live dashboard in a real browser (Debian's chromium driven by Playwright, no browser
 download): the page served by the deployed API through the HTTP API, its data from the API with a
-Cognito token, live updates over SSE from the sse function under `cargo lambda watch`. Signed
-fixtures go to the deployed webhook; the page must change without a reload: a campaign counter
-moves, then the template pause turns the campaign PAUSED and lists the template as critical.
-Run by scripts/test-suite; saves target/dashboard.png."""
+Cognito token. Signed fixtures go to the deployed webhook and the page must change without a
+reload.
+- Over SSE (the sse function under `cargo lambda watch`): a campaign counter moves, then a template
+  pause turns the campaign PAUSED and lists the template as critical.
+- Over WebSocket (the deployed WebSocket API and realtime function): a template disabled turns
+  its campaign PAUSED and the template DISABLED.
+Run by scripts/test-suite; saves target/dashboard.png and target/dashboard-websocket.png."""
 import hashlib
 import hmac
 import os
@@ -54,9 +57,20 @@ def main():
         expect(page.locator("#log")).to_contain_text("campaign_paused")
         screenshot.parent.mkdir(exist_ok=True)
         page.screenshot(path=str(screenshot), full_page=True)
+
+        ws_page = browser.new_page(viewport={"width": 1280, "height": 900})
+        ws_page.on("pageerror", lambda e: errors.append(str(e)))
+        ws_page.goto(f"{api}/dashboard?token={token}&transport=websocket")
+        expect(ws_page.locator("#live")).to_have_attribute("data-state", "open", timeout=20_000)
+        other = ws_page.locator("#campaign-c-acme-2")
+        expect(other).to_have_attribute("data-status", "ACTIVE", timeout=10_000)
+        post_fixture("template_disabled.json")  # order_update DISABLED: c-acme-2 pauses
+        expect(other).to_have_attribute("data-status", "PAUSED", timeout=15_000)
+        expect(ws_page.locator("#template-1407680283588701")).to_have_attribute("data-status", "DISABLED", timeout=15_000)
+        ws_page.screenshot(path=str(ROOT / "target" / "dashboard-websocket.png"), full_page=True)
         browser.close()
     assert not errors, errors
-    print(f"dashboard: a counter and a pause reached the page live; screenshot {screenshot.relative_to(ROOT)}")
+    print(f"dashboard: a counter and pauses reached the page live over SSE and WebSocket; screenshots {screenshot.relative_to(ROOT)}, target/dashboard-websocket.png")
 
 
 if __name__ == "__main__":
