@@ -1122,3 +1122,76 @@ mod properties {
         }
     }
 }
+
+#[tokio::test]
+async fn an_event_for_a_template_nobody_seeded_onboards_it_in_event_time_order() {
+    let p = pipeline().await;
+    // An id beyond 2^53 and a Unicode name: kept exactly.
+    let template_id: u64 = 9_007_199_254_740_993;
+    let body = |event: &str, time: u64| {
+        format!(
+            r#"{{"object":"whatsapp_business_account","entry":[{{"id":"102290129340398","time":{time},"changes":[{{"value":{{"event":"{event}","message_template_id":{template_id},"message_template_name":"rückkehr_angebot","message_template_language":"de","message_template_category":"MARKETING","reason":"NONE"}},"field":"message_template_status_update"}}]}}]}}"#
+        )
+    };
+    let processor = &p.processor;
+    let deliver = |id: &str, b: String| {
+        let records = vec![record(id, b.into_bytes())];
+        async move {
+            let outcome = processor.process(&records).await;
+            assert!(outcome.failed.is_empty() && outcome.parked.is_empty());
+        }
+    };
+    deliver("approved", body("APPROVED", 1_732_700_000)).await;
+    let t = p.template("acme", template_id).await;
+    assert_eq!(t.template_id, template_id);
+    assert_eq!(
+        (
+            t.name.as_deref(),
+            t.language.as_deref(),
+            t.category.as_deref(),
+            t.status.as_deref()
+        ),
+        (
+            Some("rückkehr_angebot"),
+            Some("de"),
+            Some("MARKETING"),
+            Some("APPROVED")
+        )
+    );
+    let item = p
+        .items(keys::tenant("acme"))
+        .await
+        .into_iter()
+        .find(|i| st(i, "sk") == Some(keys::template(template_id)))
+        .unwrap();
+    assert_eq!(st(&item, "waba_id").as_deref(), Some("102290129340398"));
+
+    // Redelivered: nothing twice. Older (reordered): does not move it back.
+    deliver("again", body("APPROVED", 1_732_700_000)).await;
+    deliver("older", body("PENDING", 1_732_600_000)).await;
+    assert_eq!(
+        p.template("acme", template_id).await.status.as_deref(),
+        Some("APPROVED")
+    );
+    assert!(
+        p.items(keys::unrouted()).await.is_empty(),
+        "onboarded, not parked as unrouted"
+    );
+
+    // It is the tenant's now: a campaign can be created on it.
+    let created = p
+        .store
+        .create_campaign(
+            "acme",
+            &shared::store::NewCampaign {
+                campaign_id: "c-onboarded".into(),
+                name: None,
+                template_id,
+                phone_number_id: "106540352242922".into(),
+                waba_id: Some("102290129340398".into()),
+                status: "ACTIVE".into(),
+            },
+        )
+        .await;
+    assert!(created.is_ok());
+}

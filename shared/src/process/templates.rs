@@ -10,7 +10,54 @@ use crate::store::{clip, now, s, stable_id, FeedEntry, HoldOutcome, ReleaseOutco
 use aws_sdk_dynamodb::types::AttributeValue;
 use tracing::{info, warn};
 
+/// What an event says about its template: enough to create the item for a template the tenant
+/// has at Meta but not here yet.
+pub(super) struct TemplateIdentity<'e> {
+    /// The event's WABA, which routed to the tenant.
+    pub waba_id: &'e str,
+    pub name: Option<&'e str>,
+    pub language: Option<&'e str>,
+    pub category: Option<&'e str>,
+}
+
+/// Status and quality of an onboarded template until an event (or a sync) says.
+const NOT_YET_KNOWN: &str = "UNKNOWN";
+
 impl Processor {
+    /// Onboarding from the webhook: a template event for a template the tenant does not have,
+    /// under a WABA that routes to the tenant, creates the template from what the event says
+    /// (idempotent: a conditional put; a concurrent creation wins and is read back). Its status,
+    /// quality and category are then set by the event itself, in `entry.time` order like any
+    /// other, so a redelivered or older event cannot move it backwards.
+    async fn onboard(
+        &self,
+        tenant_id: &str,
+        template_id: u64,
+        identity: &TemplateIdentity<'_>,
+    ) -> Result<crate::store::TemplateRecord, StoreError> {
+        let template = crate::store::NewTemplate {
+            template_id,
+            waba_id: Some(identity.waba_id.to_owned()),
+            name: identity
+                .name
+                .map_or_else(|| format!("template-{template_id}"), |n| clip(n).to_owned()),
+            language: identity.language.map_or(NOT_YET_KNOWN, clip).to_owned(),
+            category: identity.category.map_or(NOT_YET_KNOWN, clip).to_owned(),
+            status: NOT_YET_KNOWN.to_owned(),
+            quality: NOT_YET_KNOWN.to_owned(),
+        };
+        if self.store.create_template(tenant_id, &template).await? {
+            info!(
+                metric = "template_onboarded",
+                tenant_id, template_id, "template created from its first webhook event"
+            );
+        }
+        self.store
+            .template(tenant_id, template_id)
+            .await?
+            .ok_or(StoreError::Refused("onboarded template not readable"))
+    }
+
     /// Applies one non-status event of a routed tenant.
     pub(super) async fn apply_account_event(
         &self,
@@ -50,13 +97,32 @@ impl Processor {
                 if let Some(c) = &u.message_template_category {
                     details.push(("category", Some(s(c.as_ref()))));
                 }
-                self.apply_template_change(tenant_id, u.message_template_id, time, change, details)
-                    .await
+                let identity = TemplateIdentity {
+                    waba_id: &event.waba_id,
+                    name: u.message_template_name.as_deref(),
+                    language: u.message_template_language.as_deref(),
+                    category: u.message_template_category.as_deref(),
+                };
+                self.apply_template_change(
+                    tenant_id,
+                    u.message_template_id,
+                    time,
+                    change,
+                    details,
+                    &identity,
+                )
+                .await
             }
             EventKind::TemplateQuality(u) => {
                 let change = TemplateChange::Quality {
                     previous: u.previous_quality_score.clone(),
                     new: u.new_quality_score.clone(),
+                };
+                let identity = TemplateIdentity {
+                    waba_id: &event.waba_id,
+                    name: u.message_template_name.as_deref(),
+                    language: u.message_template_language.as_deref(),
+                    category: None,
                 };
                 self.apply_template_change(
                     tenant_id,
@@ -64,6 +130,7 @@ impl Processor {
                     time,
                     change,
                     Vec::new(),
+                    &identity,
                 )
                 .await
             }
@@ -74,12 +141,19 @@ impl Processor {
                     correct: u.correct_category.as_deref().map(str::to_owned),
                     at: u.category_update_timestamp,
                 };
+                let identity = TemplateIdentity {
+                    waba_id: &event.waba_id,
+                    name: u.message_template_name.as_deref(),
+                    language: u.message_template_language.as_deref(),
+                    category: u.new_category.as_deref().or(u.previous_category.as_deref()),
+                };
                 self.apply_template_change(
                     tenant_id,
                     u.message_template_id,
                     time,
                     change,
                     Vec::new(),
+                    &identity,
                 )
                 .await
             }
@@ -206,32 +280,11 @@ impl Processor {
         time: u64,
         change: TemplateChange,
         details: Vec<(&str, Option<AttributeValue>)>,
+        identity: &TemplateIdentity<'_>,
     ) -> Result<(), StoreError> {
-        let Some(record) = self.store.template(tenant_id, template_id).await? else {
-            warn!(
-                metric = "unrouted",
-                reason = "unknown_template",
-                tenant_id,
-                template_id,
-                "event for a template the tenant does not have"
-            );
-            let id = stable_id(&[
-                "unknown_template",
-                tenant_id,
-                &template_id.to_string(),
-                &time.to_string(),
-            ]);
-            self.store
-                .record_unrouted(
-                    &id,
-                    "unknown_template",
-                    &[
-                        ("tenant_id", s(tenant_id)),
-                        ("template_id", crate::store::n(template_id)),
-                    ],
-                )
-                .await?;
-            return Ok(());
+        let record = match self.store.template(tenant_id, template_id).await? {
+            Some(record) => record,
+            None => self.onboard(tenant_id, template_id, identity).await?,
         };
         let state = TemplateState::from(&record);
         let decision = template::decide(&state, &change, time);
