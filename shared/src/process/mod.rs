@@ -13,11 +13,11 @@ mod templates;
 use crate::domain::message::{self, Billing, FailureReason, MessageState, Observation};
 use crate::domain::status::Delivery;
 use crate::meta::payload::Status;
-use crate::meta::{self, EventKind, Notification};
+use crate::meta::{self, Event, EventKind, Notification};
 use crate::queue::{OutgoingMessage, Queue};
 use crate::store::{FeedEntry, MessageKey, Store, StoreError};
 use futures::stream::{self, StreamExt};
-use routing::RouteCache;
+use routing::{RouteCache, Routes};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use tracing::{error, info, info_span, warn, Instrument};
 
@@ -89,26 +89,48 @@ impl Processor {
     }
 
     /// Processes a batch. Never fails as a whole: each record ends applied, failed (retry) or
-    /// parked.
+    /// parked. The phases, each below: parse, route, sort the events, apply the statuses, apply
+    /// the template and account events, settle (report failures, park the unreadable).
     pub async fn process(&self, records: &[QueuedRecord]) -> BatchOutcome {
         let mut outcome = BatchOutcome::default();
         let mut fates = vec![Fate::Ok; records.len()];
-
-        let mut parsed = Vec::with_capacity(records.len());
-        for (i, record) in records.iter().enumerate() {
-            match meta::parse(record.body.as_bytes()) {
-                Ok(notification) => parsed.push((i, notification)),
-                Err(e) => {
-                    warn!(message_id = %record.message_id, reason = e.reason(), error = %e, "record cannot be parsed");
-                    fates[i] = Fate::Park(e.reason());
-                }
+        let parsed = parse(records, &mut fates);
+        let routes = match self.route(&parsed).await {
+            Ok(r) => r,
+            Err(e) => {
+                error!(error = %e, "routing lookup failed; the whole batch is retried");
+                outcome.failed = records.iter().map(|r| r.message_id.clone()).collect();
+                return outcome;
             }
-        }
+        };
+        let (statuses, account_events) = self
+            .sort_events(&parsed, &routes, &mut fates, &mut outcome)
+            .await;
+        self.apply_status_batch(statuses, &mut fates, &mut outcome)
+            .await;
+        self.apply_account_events(account_events, &routes, &mut fates, &mut outcome)
+            .await;
+        self.settle(records, &fates, &mut outcome).await;
+        info!(
+            records = records.len(),
+            statuses = outcome.statuses,
+            messages_written = outcome.messages_written,
+            messages_unchanged = outcome.messages_unchanged,
+            unrouted = outcome.unrouted,
+            template_events = outcome.template_events,
+            ignored = outcome.ignored,
+            failed = outcome.failed.len(),
+            parked = outcome.parked.len(),
+            "batch processed"
+        );
+        outcome
+    }
 
-        // Route every event of the batch with one lookup for the ids not cached yet.
+    /// Routing: one lookup for every phone number and WABA of the batch not cached yet.
+    async fn route(&self, parsed: &[(usize, Notification<'_>)]) -> Result<Routes, StoreError> {
         let mut phones = BTreeSet::new();
         let mut wabas = BTreeSet::new();
-        for (_, n) in &parsed {
+        for (_, n) in parsed {
             if let Notification::Events(events) = n {
                 for e in events {
                     wabas.insert(e.waba_id.to_string());
@@ -121,18 +143,21 @@ impl Processor {
                 }
             }
         }
-        let routes = match self.routes.resolve(&self.store, &phones, &wabas).await {
-            Ok(r) => r,
-            Err(e) => {
-                error!(error = %e, "routing lookup failed; the whole batch is retried");
-                outcome.failed = records.iter().map(|r| r.message_id.clone()).collect();
-                return outcome;
-            }
-        };
+        self.routes.resolve(&self.store, &phones, &wabas).await
+    }
 
+    /// Sorting: statuses grouped per routed message (unroutable ones kept as `UNROUTED`), the
+    /// other events of the batch set aside for their own phase, the rest counted as ignored.
+    async fn sort_events<'p, 'a>(
+        &self,
+        parsed: &'p [(usize, Notification<'a>)],
+        routes: &Routes,
+        fates: &mut [Fate],
+        outcome: &mut BatchOutcome,
+    ) -> (BTreeMap<MessageKey, Sightings>, Vec<(usize, &'p Event<'a>)>) {
         let mut statuses: BTreeMap<MessageKey, Sightings> = BTreeMap::new();
-        let mut template_work = Vec::new();
-        for (i, notification) in &parsed {
+        let mut account_events = Vec::new();
+        for (i, notification) in parsed {
             let events = match notification {
                 Notification::Events(events) => events,
                 Notification::DashboardTest { field } => {
@@ -194,12 +219,20 @@ impl Processor {
                         info!(metric = "unhandled_field", field = %field, waba_id = %event.waba_id, "change field not handled; ignored");
                         outcome.ignored += 1;
                     }
-                    _ => template_work.push((*i, event)),
+                    _ => account_events.push((*i, event)),
                 }
             }
         }
+        (statuses, account_events)
+    }
 
-        // Statuses: one read for all, then at most one conditional write per message.
+    /// Statuses: one read for all, then at most one conditional write per message.
+    async fn apply_status_batch(
+        &self,
+        statuses: BTreeMap<MessageKey, Sightings>,
+        fates: &mut [Fate],
+        outcome: &mut BatchOutcome,
+    ) {
         let keys: Vec<MessageKey> = statuses.keys().cloned().collect();
         let states = match self.store.message_states(&keys).await {
             Ok(s) => s,
@@ -262,10 +295,18 @@ impl Processor {
                 }
             }
         }
+    }
 
-        // Template, phone and account events: rare; applied in event-time order.
-        template_work.sort_by_key(|(_, e)| e.entry_time);
-        for (i, event) in template_work {
+    /// Template, phone and account events: rare; applied in event-time order.
+    async fn apply_account_events(
+        &self,
+        mut account_events: Vec<(usize, &Event<'_>)>,
+        routes: &Routes,
+        fates: &mut [Fate],
+        outcome: &mut BatchOutcome,
+    ) {
+        account_events.sort_by_key(|(_, e)| e.entry_time);
+        for (i, event) in account_events {
             outcome.template_events += 1;
             let result = match routes.waba(&event.waba_id) {
                 Some(tenant_id) => self.apply_account_event(tenant_id, event).await,
@@ -292,21 +333,6 @@ impl Processor {
                 fates[i] = fates[i].max(fate_of(&e));
             }
         }
-
-        self.settle(records, &fates, &mut outcome).await;
-        info!(
-            records = records.len(),
-            statuses = outcome.statuses,
-            messages_written = outcome.messages_written,
-            messages_unchanged = outcome.messages_unchanged,
-            unrouted = outcome.unrouted,
-            template_events = outcome.template_events,
-            ignored = outcome.ignored,
-            failed = outcome.failed.len(),
-            parked = outcome.parked.len(),
-            "batch processed"
-        );
-        outcome
     }
 
     /// Decides and writes one message's change; on a lost race, reads again and re-decides.
@@ -440,4 +466,19 @@ fn observation(status: &Status<'_>) -> Observation {
         }),
         biz_opaque_callback_data: status.biz_opaque_callback_data.as_deref().map(clip),
     }
+}
+
+/// Parsing: each record's body into its events; a body that cannot be read is parked.
+fn parse<'a>(records: &'a [QueuedRecord], fates: &mut [Fate]) -> Vec<(usize, Notification<'a>)> {
+    let mut parsed = Vec::with_capacity(records.len());
+    for (i, record) in records.iter().enumerate() {
+        match meta::parse(record.body.as_bytes()) {
+            Ok(notification) => parsed.push((i, notification)),
+            Err(e) => {
+                warn!(message_id = %record.message_id, reason = e.reason(), error = %e, "record cannot be parsed");
+                fates[i] = Fate::Park(e.reason());
+            }
+        }
+    }
+    parsed
 }
