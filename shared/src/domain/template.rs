@@ -40,6 +40,16 @@ impl Severity {
         }
     }
 
+    /// From its lower-case name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "info" => Self::Info,
+            "warning" => Self::Warning,
+            "critical" => Self::Critical,
+            _ => return None,
+        })
+    }
+
     /// Whether the alert needs a person to acknowledge it.
     pub fn needs_acknowledgement(self) -> bool {
         self >= Self::Warning

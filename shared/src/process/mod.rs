@@ -10,6 +10,9 @@
 mod routing;
 mod templates;
 
+pub use templates::Lifecycle;
+pub(crate) use templates::TemplateIdentity;
+
 use crate::domain::message::{self, Billing, FailureReason, MessageState, Observation};
 use crate::domain::status::Delivery;
 use crate::meta::payload::Status;
@@ -309,7 +312,11 @@ impl Processor {
         for (i, event) in account_events {
             outcome.template_events += 1;
             let result = match routes.waba(&event.waba_id) {
-                Some(tenant_id) => self.apply_account_event(tenant_id, event).await,
+                Some(tenant_id) => {
+                    Lifecycle::new(&self.store)
+                        .apply_account_event(tenant_id, event)
+                        .await
+                }
                 None => {
                     outcome.unrouted += 1;
                     warn!(metric = "unrouted", reason = "unknown_waba", waba_id = %event.waba_id, "event not routed");

@@ -1,18 +1,19 @@
 //! Template, phone-number and account events of one tenant: template item, history, alerts,
 //! feed, and the campaigns they pause or release.
 
-use super::Processor;
 use crate::domain::template::{
     self, AlertSpec, CampaignAction, Severity, TemplateChange, TemplateState,
 };
 use crate::meta::{Event, EventKind};
-use crate::store::{clip, now, s, stable_id, FeedEntry, HoldOutcome, ReleaseOutcome, StoreError};
+use crate::store::{
+    clip, now, s, stable_id, FeedEntry, HoldOutcome, ReleaseOutcome, Store, StoreError,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use tracing::{info, warn};
 
 /// What an event says about its template: enough to create the item for a template the tenant
 /// has at Meta but not here yet.
-pub(super) struct TemplateIdentity<'e> {
+pub(crate) struct TemplateIdentity<'e> {
     /// The event's WABA, which routed to the tenant.
     pub waba_id: &'e str,
     pub name: Option<&'e str>,
@@ -23,7 +24,21 @@ pub(super) struct TemplateIdentity<'e> {
 /// Status and quality of an onboarded template until an event (or a sync) says.
 const NOT_YET_KNOWN: &str = "UNKNOWN";
 
-impl Processor {
+/// A template's lifecycle over the store: the effects of a template, phone-number or account
+/// event (template item, history, alerts, feed, campaign holds). The processor applies webhook
+/// events through it, the Graph sync applies what Meta's API reports through it, so both follow
+/// the same ordering rules and raise the same alerts.
+#[derive(Clone, Copy)]
+pub struct Lifecycle<'s> {
+    store: &'s Store,
+}
+
+impl<'s> Lifecycle<'s> {
+    /// The lifecycle over `store`.
+    pub fn new(store: &'s Store) -> Self {
+        Self { store }
+    }
+
     /// Onboarding from the webhook: a template event for a template the tenant does not have,
     /// under a WABA that routes to the tenant, creates the template from what the event says
     /// (idempotent: a conditional put; a concurrent creation wins and is read back). Its status,
@@ -59,7 +74,7 @@ impl Processor {
     }
 
     /// Applies one non-status event of a routed tenant.
-    pub(super) async fn apply_account_event(
+    pub async fn apply_account_event(
         &self,
         tenant_id: &str,
         event: &Event<'_>,
@@ -273,7 +288,7 @@ impl Processor {
         }
     }
 
-    async fn apply_template_change(
+    pub(crate) async fn apply_template_change(
         &self,
         tenant_id: &str,
         template_id: u64,

@@ -83,6 +83,15 @@ pub fn phone_route(phone_number_id: &str) -> String {
     format!("ROUTE#PHONE#{phone_number_id}")
 }
 
+/// gsi1 partition: every routed WABA (the scheduled template sync pages through it), sorted by
+/// [`tenant_waba`] so one tenant's WABAs are a key prefix.
+pub const ROUTED_WABAS: &str = "ROUTES#WABA";
+
+/// gsi1 sort key of a routed WABA under [`ROUTED_WABAS`].
+pub fn tenant_waba(tenant_id: &str, waba_id: &str) -> String {
+    format!("{tenant_id}#{waba_id}")
+}
+
 /// Routing item of a WABA id.
 pub fn waba_route(waba_id: &str) -> String {
     format!("ROUTE#WABA#{waba_id}")
@@ -91,6 +100,16 @@ pub fn waba_route(waba_id: &str) -> String {
 /// A time-ordered sort key: zero-padded seconds, then a discriminator.
 pub fn timed(time: u64, id: &str) -> String {
     format!("{time:010}#{id}")
+}
+
+/// Sort key of the quiet window of alerts about one subject and kind, under [`tenant`].
+pub fn notify_window(subject: &str, kind: &str) -> String {
+    format!("NOTIFYWINDOW#{subject}#{kind}")
+}
+
+/// Sort key of one alert's delivery on one channel, under [`tenant`].
+pub fn notification(alert_id: &str, channel: &str) -> String {
+    format!("NOTIFIED#{alert_id}#{channel}")
 }
 
 /// A realtime connection's own item (found by connection id on `$disconnect` and `subscribe`).

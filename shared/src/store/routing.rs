@@ -67,6 +67,8 @@ impl Store {
         item.insert("tenant_id".into(), s(tenant_id));
         item.insert("waba_id".into(), s(waba_id));
         item.insert("updated_at".into(), n(now()));
+        item.insert("gsi1pk".into(), s(keys::ROUTED_WABAS));
+        item.insert("gsi1sk".into(), s(keys::tenant_waba(tenant_id, waba_id)));
         self.client
             .put_item()
             .table_name(&self.table)
@@ -75,6 +77,41 @@ impl Store {
             .await
             .map_err(dynamo)?;
         Ok(())
+    }
+
+    /// The WABAs routed to `tenant_id`, or to every tenant (`None`), as (tenant, WABA) pairs.
+    pub async fn routed_wabas(
+        &self,
+        tenant_id: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut pairs = Vec::new();
+        let mut start = None;
+        loop {
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::GSI1)
+                .expression_attribute_values(":pk", s(keys::ROUTED_WABAS))
+                .set_exclusive_start_key(start.take());
+            q = match tenant_id {
+                Some(t) => q
+                    .key_condition_expression("gsi1pk = :pk AND begins_with(gsi1sk, :prefix)")
+                    .expression_attribute_values(":prefix", s(keys::tenant_waba(t, ""))),
+                None => q.key_condition_expression("gsi1pk = :pk"),
+            };
+            let out = q.send().await.map_err(dynamo)?;
+            for item in out.items.unwrap_or_default() {
+                let field = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+                if let (Some(t), Some(w)) = (field("tenant_id"), field("waba_id")) {
+                    pairs.push((t, w));
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(pairs),
+            }
+        }
     }
 
     /// Looks up many routes in one request per 100 keys. Missing ids are absent from the maps.

@@ -89,6 +89,17 @@ impl Store {
         tenant_id: &str,
         t: &NewTemplate,
     ) -> Result<bool, StoreError> {
+        self.create_template_at(tenant_id, t, None).await
+    }
+
+    /// Creates a template whose status, quality and category were observed at `observed_at`
+    /// (the Graph sync): later webhook events order against that time like any other.
+    pub async fn create_template_at(
+        &self,
+        tenant_id: &str,
+        t: &NewTemplate,
+        observed_at: Option<u64>,
+    ) -> Result<bool, StoreError> {
         let mut item = key(keys::tenant(tenant_id), keys::template(t.template_id));
         item.insert("entity".into(), s("template"));
         item.insert("tenant_id".into(), s(tenant_id));
@@ -102,6 +113,11 @@ impl Store {
             item.insert("waba_id".into(), s(waba));
         }
         item.insert("created_at".into(), n(now()));
+        if let Some(at) = observed_at {
+            for aspect in ["status_time", "quality_time", "category_time"] {
+                item.insert(aspect.into(), n(at));
+            }
+        }
         self.put_new(item).await
     }
 
