@@ -239,6 +239,9 @@ def write_state(session, stack, endpoint, template, resolve, out):
         "TABLE_NAME": outputs["TableName"],
         "WEBHOOK_QUEUE_URL": outputs["WebhookQueueUrl"],
         "WEBHOOK_DLQ_URL": outputs["WebhookDeadLetterQueueUrl"],
+        "ALERTS_TOPIC_ARN": outputs["AlertsTopicArn"],
+        "NOTIFIER_DLQ_URL": outputs["NotifierDeadLetterQueueUrl"],
+        "TENANT_SECRETS_PREFIX": f"{stack}/tenants",
     }
     for logical, resource in template["Resources"].items():
         kind = resource["Type"]
@@ -302,6 +305,8 @@ def main():
             "CognitoKeysBaseUrl": args.endpoint,
             # Failed records come back after seconds, not minutes.
             "QueueVisibilityTimeout": args.visibility_timeout,
+            # The tests' Slack receivers listen on loopback, plain HTTP.
+            "SlackWebhookUrlPrefixes": "http://127.0.0.1:",
         },
     )
     cf = session.client("cloudformation")

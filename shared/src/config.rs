@@ -192,3 +192,69 @@ impl RealtimeConfig {
         })
     }
 }
+
+/// Where tenant secrets live: `TENANT_SECRETS_PREFIX` (e.g. `<stack>/tenants`).
+pub fn tenant_secrets_prefix() -> Result<String, ConfigError> {
+    required("TENANT_SECRETS_PREFIX")
+}
+
+/// The Graph API settings: `GRAPH_API_BASE_URL` (default `https://graph.facebook.com`),
+/// `GRAPH_API_VERSION` (default `v23.0`), `GRAPH_API_TIMEOUT_MS`, `GRAPH_API_MAX_ATTEMPTS`,
+/// `GRAPH_API_BACKOFF_MS`.
+pub fn graph_from_env() -> Result<crate::graph::GraphConfig, ConfigError> {
+    let d = crate::graph::GraphConfig::default();
+    Ok(crate::graph::GraphConfig {
+        base_url: optional("GRAPH_API_BASE_URL", d.base_url)?,
+        version: optional("GRAPH_API_VERSION", d.version)?,
+        timeout: std::time::Duration::from_millis(optional(
+            "GRAPH_API_TIMEOUT_MS",
+            d.timeout.as_millis() as u64,
+        )?),
+        max_attempts: optional("GRAPH_API_MAX_ATTEMPTS", d.max_attempts)?,
+        backoff: std::time::Duration::from_millis(optional(
+            "GRAPH_API_BACKOFF_MS",
+            d.backoff.as_millis() as u64,
+        )?),
+    })
+}
+
+/// The scheduled template sync's configuration.
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    pub table_name: String,
+    pub graph: crate::graph::GraphConfig,
+    pub tenant_secrets_prefix: String,
+}
+
+impl SyncConfig {
+    /// Reads `TABLE_NAME`, `TENANT_SECRETS_PREFIX` and the Graph settings ([`graph_from_env`]).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+            graph: graph_from_env()?,
+            tenant_secrets_prefix: tenant_secrets_prefix()?,
+        })
+    }
+}
+
+/// The notifier's configuration.
+#[derive(Debug, Clone)]
+pub struct NotifierConfig {
+    pub table_name: String,
+    pub topic_arn: String,
+    pub tenant_secrets_prefix: String,
+    pub slack: crate::notify::SlackPolicy,
+}
+
+impl NotifierConfig {
+    /// Reads `TABLE_NAME`, `ALERTS_TOPIC_ARN`, `TENANT_SECRETS_PREFIX`, and optionally
+    /// `SLACK_WEBHOOK_URL_PREFIXES`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+            topic_arn: required("ALERTS_TOPIC_ARN")?,
+            tenant_secrets_prefix: tenant_secrets_prefix()?,
+            slack: crate::notify::SlackPolicy::from_env(),
+        })
+    }
+}

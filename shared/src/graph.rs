@@ -273,7 +273,9 @@ impl GraphClient {
                 .map(Attempt::Done)
                 .map_err(|e| GraphError::Malformed(e.to_string()));
         }
-        let error = serde_json::from_slice::<ErrorBody>(&body).ok().map(|b| b.error);
+        let error = serde_json::from_slice::<ErrorBody>(&body)
+            .ok()
+            .map(|b| b.error);
         let code = error.as_ref().map_or(0, |e| e.code);
         let message: String = error
             .map(|e| e.message)

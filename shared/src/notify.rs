@@ -241,7 +241,11 @@ impl Notifier {
         tenant_id: &str,
         alert: &AlertRecord,
     ) -> Result<Option<u32>, NotifyError> {
-        let Some(url) = self.secrets.get(tenant_id, TenantSecret::SlackWebhook).await? else {
+        let Some(url) = self
+            .secrets
+            .get(tenant_id, TenantSecret::SlackWebhook)
+            .await?
+        else {
             return Ok(None);
         };
         if let Err(e) = self.slack.check(url.expose_secret()) {
@@ -308,7 +312,10 @@ mod tests {
     #[test]
     fn slack_urls_must_be_https_and_slack_s_unless_an_operator_allowed_more() {
         let policy = SlackPolicy::default();
-        assert_eq!(policy.check("https://hooks.slack.com/services/T/B/x"), Ok(()));
+        assert_eq!(
+            policy.check("https://hooks.slack.com/services/T/B/x"),
+            Ok(())
+        );
         assert_eq!(
             policy.check("http://hooks.slack.com/services/T/B/x"),
             Err(SlackUrlError::NotHttps)
@@ -323,6 +330,9 @@ mod tests {
             ..SlackPolicy::default()
         };
         assert_eq!(local.check("http://127.0.0.1:8080/hook"), Ok(()));
-        assert_eq!(local.check("http://127.0.0.1:"), Err(SlackUrlError::NotHttps));
+        assert_eq!(
+            local.check("http://127.0.0.1:"),
+            Err(SlackUrlError::NotHttps)
+        );
     }
 }

@@ -48,6 +48,9 @@ pub struct WabaSync {
     pub unchanged: usize,
     /// Listed by Meta but not storable (e.g. an id that is not a 64-bit number).
     pub skipped: usize,
+    /// Aspects (status, quality, category) left as they are because a webhook event newer
+    /// than the sync set them.
+    pub kept_newer: usize,
 }
 
 /// The sync: store, Graph client and tenant secrets, built once per container.
@@ -74,12 +77,17 @@ impl TemplateSync {
             .secrets
             .get(tenant_id, TenantSecret::GraphToken)
             .await?
-            .ok_or_else(|| SyncError::NoToken(self.secrets.name(tenant_id, TenantSecret::GraphToken)))?;
+            .ok_or_else(|| {
+                SyncError::NoToken(self.secrets.name(tenant_id, TenantSecret::GraphToken))
+            })?;
         let mut reports = Vec::with_capacity(wabas.len());
         for (_, waba_id) in wabas {
             let observed_at = now();
             let templates = self.graph.message_templates(&waba_id, &token).await?;
-            reports.push(self.apply(tenant_id, &waba_id, &templates, observed_at).await?);
+            reports.push(
+                self.apply(tenant_id, &waba_id, &templates, observed_at)
+                    .await?,
+            );
         }
         Ok(reports)
     }
@@ -133,10 +141,11 @@ impl TemplateSync {
                 );
                 continue;
             };
-            match self
+            let (applied, kept_newer) = self
                 .apply_one(tenant_id, waba_id, template_id, t, observed_at)
-                .await?
-            {
+                .await?;
+            report.kept_newer += kept_newer;
+            match applied {
                 Applied::Created => report.created += 1,
                 Applied::Updated => report.updated += 1,
                 Applied::Unchanged => report.unchanged += 1,
@@ -150,6 +159,7 @@ impl TemplateSync {
             updated = report.updated,
             unchanged = report.unchanged,
             skipped = report.skipped,
+            kept_newer = report.kept_newer,
             "WABA templates synced"
         );
         Ok(report)
@@ -162,7 +172,7 @@ impl TemplateSync {
         template_id: u64,
         t: &GraphTemplate,
         observed_at: u64,
-    ) -> Result<Applied, StoreError> {
+    ) -> Result<(Applied, usize), StoreError> {
         let quality = t.quality_score.as_ref().map(|q| q.score.as_str());
         let stored = match self.store.template(tenant_id, template_id).await? {
             Some(stored) => stored,
@@ -181,7 +191,7 @@ impl TemplateSync {
                     .create_template_at(tenant_id, &new, Some(observed_at))
                     .await?
                 {
-                    return Ok(Applied::Created);
+                    return Ok((Applied::Created, 0));
                 }
                 // A webhook onboarded it meanwhile: compare with what it wrote.
                 self.store
@@ -190,14 +200,20 @@ impl TemplateSync {
                     .ok_or(StoreError::Refused("synced template not readable"))?
             }
         };
-        let changes = changes(
+        let all = changes(
             stored.status.as_deref(),
             stored.quality.as_deref(),
             stored.category.as_deref(),
             t,
         );
+        // An aspect a webhook event newer than this listing set stays as it is: the listing
+        // is the older news (and a stale pause must not pause campaigns again).
+        let state = crate::domain::template::TemplateState::from(&stored);
+        let (changes, newer): (Vec<_>, Vec<_>) = all
+            .into_iter()
+            .partition(|c| !state.newer_than(c.aspect(), observed_at));
         if changes.is_empty() {
-            return Ok(Applied::Unchanged);
+            return Ok((Applied::Unchanged, newer.len()));
         }
         let identity = TemplateIdentity {
             waba_id,
@@ -218,7 +234,7 @@ impl TemplateSync {
                 )
                 .await?;
         }
-        Ok(Applied::Updated)
+        Ok((Applied::Updated, newer.len()))
     }
 }
 

@@ -128,6 +128,7 @@ pub fn attribute<'m>(message: &'m Message, name: &str) -> Option<&'m str> {
 
 pub mod deployed;
 pub mod faults;
+pub mod http_stub;
 pub mod world;
 
 /// A fresh table with the provisioned table's keys and indexes (the provisioned table follows

@@ -74,7 +74,10 @@ impl Skip {
 }
 
 /// The channels an alert of `severity` goes to, or why none.
-pub fn channels_for(settings: &NotificationSettings, severity: Severity) -> Result<Vec<Channel>, Skip> {
+pub fn channels_for(
+    settings: &NotificationSettings,
+    severity: Severity,
+) -> Result<Vec<Channel>, Skip> {
     if severity < settings.min_severity {
         return Err(Skip::BelowMinSeverity);
     }
@@ -99,7 +102,13 @@ pub fn sns_subject(severity: &str, title: &str) -> String {
     let raw = format!("[{severity}] {title}");
     let mut subject: String = raw
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .take(100)
         .collect();
     if subject.trim().is_empty() {
@@ -118,7 +127,10 @@ mod tests {
             channels: vec![Channel::Slack, Channel::Sns, Channel::Slack],
             ..NotificationSettings::default()
         };
-        assert_eq!(channels_for(&settings, Severity::Info), Err(Skip::BelowMinSeverity));
+        assert_eq!(
+            channels_for(&settings, Severity::Info),
+            Err(Skip::BelowMinSeverity)
+        );
         assert_eq!(
             channels_for(&settings, Severity::Critical),
             Ok(vec![Channel::Sns, Channel::Slack])

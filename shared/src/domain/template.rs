@@ -139,6 +139,11 @@ pub struct TemplateState {
 }
 
 impl TemplateState {
+    /// Whether the aspect was last set by an event later than `time`.
+    pub fn newer_than(&self, aspect: Aspect, time: u64) -> bool {
+        self.time_of(aspect).is_some_and(|t| t > time)
+    }
+
     fn time_of(&self, aspect: Aspect) -> Option<u64> {
         match aspect {
             Aspect::Status => self.status_time,

@@ -43,7 +43,10 @@ impl Store {
         {
             settings.quiet_window_seconds = q;
         }
-        settings.slack_configured = matches!(item.get("slack_configured"), Some(AttributeValue::Bool(true)));
+        settings.slack_configured = matches!(
+            item.get("slack_configured"),
+            Some(AttributeValue::Bool(true))
+        );
         Ok(settings)
     }
 
@@ -60,7 +63,10 @@ impl Store {
         )
         .set("notify_min_severity", s(settings.min_severity.as_str()))
         .set("notify_quiet_seconds", n(settings.quiet_window_seconds))
-        .set("slack_configured", AttributeValue::Bool(settings.slack_configured))
+        .set(
+            "slack_configured",
+            AttributeValue::Bool(settings.slack_configured),
+        )
         .set("entity", s("settings"))
         .set("updated_at", n(now()));
         self.update(key(keys::tenant(tenant_id), keys::SETTINGS_SK), e, None)
@@ -93,10 +99,7 @@ impl Store {
         ));
         match self
             .update(
-                key(
-                    keys::tenant(tenant_id),
-                    keys::notify_window(subject, kind),
-                ),
+                key(keys::tenant(tenant_id), keys::notify_window(subject, kind)),
                 e,
                 None,
             )
