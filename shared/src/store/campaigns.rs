@@ -140,6 +140,17 @@ impl Store {
         Ok(serde_dynamo::from_items(self.list_every(q).await?)?)
     }
 
+    /// Every campaign of a tenant: one Query of its partition (delivery health folds their
+    /// counters per template).
+    pub async fn campaigns_of_tenant(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Vec<CampaignRecord>, StoreError> {
+        let mut q = ListQuery::partition(keys::tenant(tenant_id));
+        q.sort_prefix = Some("CAMPAIGN#");
+        Ok(serde_dynamo::from_items(self.list_every(q).await?)?)
+    }
+
     /// A tenant's campaigns on one WABA (a ban holds all of them): one Query of the tenant's
     /// partition, campaigns only.
     pub async fn campaigns_of_waba(

@@ -12,7 +12,7 @@ mod records;
 mod routing;
 mod templates;
 
-pub use campaigns::{CampaignRecord, HoldOutcome, NewCampaign, ReleaseOutcome};
+pub use campaigns::{CampaignRecord, HoldOutcome, NewCampaign, ReleaseOutcome, ACTIVE, PAUSED};
 pub use connections::{Connection, CONNECTION_TTL_SECONDS};
 pub use messages::{MessageKey, Registration, RegistrationOutcome};
 pub use notifications::DELIVERY_TTL_SECONDS;
