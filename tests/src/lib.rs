@@ -173,3 +173,32 @@ pub async fn create_test_table(ddb: &aws_sdk_dynamodb::Client) -> String {
         .expect("create test table");
     name
 }
+
+/// A valid, signed-able webhook body of acme whose unknown field nests arrays `depth` deep: the
+/// shape that overflows a recursive parser's stack.
+pub fn deeply_nested_body(depth: usize) -> String {
+    format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"102290129340398","changes":[{{"value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550001111","phone_number_id":"106540352242922"}},"unknown_field":{}{}}},"field":"messages"}}]}}]}}"#,
+        "[".repeat(depth),
+        "]".repeat(depth)
+    )
+}
+
+/// Runs a future to completion on a new thread with a 2 MiB stack (a tokio worker's), so a
+/// recursion that input controls shows as the abort it would be in a Lambda.
+pub fn on_a_worker_sized_stack<T: Send + 'static>(
+    future: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(future)
+        })
+        .expect("spawn")
+        .join()
+        .expect("the future panicked")
+}

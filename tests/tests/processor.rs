@@ -1195,3 +1195,32 @@ async fn an_event_for_a_template_nobody_seeded_onboards_it_in_event_time_order()
         .await;
     assert!(created.is_ok());
 }
+
+#[test]
+fn a_queued_record_nested_50_000_deep_is_parked_as_too_deep_and_the_batch_applies() {
+    let outcome = pipeline_tests::on_a_worker_sized_stack(async {
+        let p = pipeline().await;
+        let records = vec![
+            QueuedRecord {
+                message_id: "deep".into(),
+                body: pipeline_tests::deeply_nested_body(50_000),
+            },
+            QueuedRecord {
+                message_id: "fine".into(),
+                body: String::from_utf8(fixture("meta/status_sent.json")).unwrap(),
+            },
+        ];
+        let outcome = p.processor.process(&records).await;
+        let parked = p.queues.drain(&p.queues.dead_letter_url).await;
+        let reasons: Vec<Option<String>> = parked
+            .iter()
+            .map(|m| attribute(m, "parked_reason").map(str::to_owned))
+            .collect();
+        (outcome, reasons)
+    });
+    let (outcome, reasons) = outcome;
+    assert_eq!(outcome.parked, vec!["deep".to_owned()]);
+    assert!(outcome.failed.is_empty());
+    assert_eq!(outcome.statuses, 1);
+    assert_eq!(reasons, vec![Some("too_deep".to_owned())]);
+}

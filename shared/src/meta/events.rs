@@ -70,6 +70,8 @@ pub enum ParseError {
     },
     #[error("body is not UTF-8")]
     NotUtf8,
+    #[error("body nests deeper than {} levels", super::depth::MAX_DEPTH)]
+    TooDeep,
     #[error("body has neither an entry envelope nor a field/value pair")]
     UnknownShape,
 }
@@ -79,6 +81,7 @@ impl ParseError {
     pub fn reason(&self) -> &'static str {
         match self {
             Self::NotUtf8 => "not_utf8",
+            Self::TooDeep => "too_deep",
             Self::Json(_) => "invalid_json",
             Self::Change { .. } => "invalid_change",
             Self::UnknownShape => "unknown_shape",
@@ -90,6 +93,9 @@ impl ParseError {
 pub fn parse(body: &[u8]) -> Result<Notification<'_>, ParseError> {
     // Checking UTF-8 once up front lets the parser skip it string by string.
     let text = std::str::from_utf8(body).map_err(|_| ParseError::NotUtf8)?;
+    if !super::depth::within(body, super::depth::MAX_DEPTH) {
+        return Err(ParseError::TooDeep);
+    }
     let body: Body<'_> = sonic_rs::from_str(text).map_err(ParseError::Json)?;
     match (body.object, body.entry, body.field, body.value) {
         (Some(object), _, _, _) if object != WHATSAPP_OBJECT => {

@@ -1,6 +1,7 @@
 //! Meta's webhook: payload types, signature check, one-pass parse into events, and splitting.
 //! Pure: no AWS types here.
 
+pub mod depth;
 pub mod events;
 mod lenient;
 mod open_enum;
