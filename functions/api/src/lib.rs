@@ -1,11 +1,23 @@
 //! The monitoring and management API: JWT-authenticated, tenant-scoped, role-checked.
-//! Routing and HTTP mapping here; reads and writes go through `shared::store`, and the caller
-//! comes only from `shared::auth`.
+//! `routes` maps a request to a feature; each feature module (`templates`, `campaigns`,
+//! `messages`, `alerts`, `settings`, `admin`) holds its handlers, its queries through
+//! `shared::store` and its request and response types, from which `openapi` derives the
+//! document. The caller comes only from `shared::auth`.
 
+mod admin;
+mod alerts;
+mod campaigns;
+mod http;
+mod messages;
+pub mod openapi;
+mod public;
 mod routes;
+mod settings;
+mod templates;
 
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
 use shared::auth::{AuthError, Caller, KeyedVerifier, Verifier};
 use shared::config::ApiConfig;
 use shared::cursor::CursorSigner;
@@ -13,6 +25,7 @@ use shared::store::{Store, StoreError};
 use std::convert::Infallible;
 use std::time::Instant;
 use tracing::{error, info, warn};
+use utoipa::ToSchema;
 
 /// The API: store, token verifier and cursor signer, built once per container.
 pub struct Api {
@@ -73,6 +86,8 @@ pub enum ApiError {
     MethodNotAllowed(&'static str),
     #[error("store failed")]
     Store(#[from] StoreError),
+    #[error("response could not be encoded")]
+    Encode(#[from] serde_json::Error),
 }
 
 impl From<AuthError> for ApiError {
@@ -128,14 +143,22 @@ impl ApiError {
             }
             Self::Store(e) => {
                 error!(error = %e, "store refused");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error".into(),
-                )
+                internal()
+            }
+            Self::Encode(e) => {
+                error!(error = %e, "response encoding failed");
+                internal()
             }
         }
     }
+}
+
+fn internal() -> (StatusCode, &'static str, String) {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error".into(),
+    )
 }
 
 /// Handles one request; every outcome is an HTTP response with the request id.
@@ -166,32 +189,31 @@ pub async fn handle(api: &Api, request: Request) -> Result<Response<Body>, Infal
     Ok(response)
 }
 
-/// A JSON response.
-pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
-    let mut response = Response::new(Body::Text(value.to_string()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+/// An error as `application/problem+json` (RFC 9457), with a stable `code`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Problem {
+    #[serde(rename = "type")]
+    type_: String,
+    title: String,
+    status: u16,
+    code: String,
+    detail: String,
+    request_id: String,
 }
 
 fn problem(e: &ApiError, request_id: &str) -> Response<Body> {
     let (status, code, detail) = e.parts();
-    let body = serde_json::json!({
-        "type": format!("https://errors.whatsapp-pipeline.dev/{code}"),
-        "title": status.canonical_reason().unwrap_or("error"),
-        "status": status.as_u16(),
-        "code": code,
-        "detail": detail,
-        "request_id": request_id,
-    });
-    let mut response = json(status, &body);
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
+    let body = Problem {
+        type_: format!("https://errors.whatsapp-pipeline.dev/{code}"),
+        title: status.canonical_reason().unwrap_or("error").to_owned(),
+        status: status.as_u16(),
+        code: code.to_owned(),
+        detail,
+        request_id: request_id.to_owned(),
+    };
+    // Plain strings and a number: encoding cannot fail.
+    let body = serde_json::to_string(&body).unwrap_or_default();
+    let mut response = http::respond(status, "application/problem+json", body);
     if let ApiError::MethodNotAllowed(allow) = e {
         response
             .headers_mut()

@@ -1,0 +1,169 @@
+//! Alerts and the audit trail: open alerts, acknowledging a template's alerts, and the record
+//! of who did what (every person's action is audited here).
+
+use crate::http::{self, PageQuery, PhonePath, TemplatePath, TenantQuery};
+use crate::openapi::{Refused, RefusedOrMissing};
+use crate::templates;
+use crate::{Api, ApiError};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use shared::auth::{Caller, Role};
+use shared::domain::template::Severity;
+use shared::store::queries::ListQuery;
+use shared::store::{keys, s, AlertRecord, AttributeValue};
+use std::collections::BTreeMap;
+use utoipa::openapi::schema::ObjectBuilder;
+use utoipa::ToSchema;
+
+/// An open alert.
+#[derive(Clone, Serialize, ToSchema)]
+pub(crate) struct Alert {
+    alert_id: String,
+    #[schema(schema_with = severities)]
+    severity: String,
+    kind: String,
+    title: String,
+    subject: String,
+    event_time: u64,
+}
+
+fn severities() -> ObjectBuilder {
+    http::string_enum(
+        &[Severity::Info, Severity::Warning, Severity::Critical].map(Severity::as_str),
+    )
+}
+
+impl From<AlertRecord> for Alert {
+    fn from(a: AlertRecord) -> Self {
+        Self {
+            alert_id: a.alert_id,
+            severity: a.severity,
+            kind: a.kind,
+            title: a.title,
+            subject: a.subject,
+            event_time: a.event_time,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Alerts {
+    items: Vec<Alert>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Acknowledged {
+    acknowledged: usize,
+    by: String,
+    at: u64,
+}
+
+/// Open alerts
+#[utoipa::path(
+    get,
+    path = "/alerts",
+    operation_id = "openAlerts",
+    params(TenantQuery),
+    responses((status = 200, description = "OK", body = inline(Alerts)), Refused),
+    security(("bearerAuth" = []))
+)]
+pub(crate) async fn open(api: &Api, tenant: &str) -> Result<Response<Body>, ApiError> {
+    let items = api
+        .store
+        .open_alerts(tenant)
+        .await?
+        .into_iter()
+        .map(Alert::from)
+        .collect();
+    http::ok(&Alerts { items })
+}
+
+/// The tenant's open alerts by subject (`template:<id>`, ...).
+pub(crate) async fn open_by_subject(
+    api: &Api,
+    tenant: &str,
+) -> Result<BTreeMap<String, Vec<Alert>>, ApiError> {
+    let mut alerts: BTreeMap<String, Vec<Alert>> = BTreeMap::new();
+    for a in api.store.open_alerts(tenant).await? {
+        alerts.entry(a.subject.clone()).or_default().push(a.into());
+    }
+    Ok(alerts)
+}
+
+/// Acknowledge the template's open alerts (org_admin+)
+#[utoipa::path(
+    post,
+    path = "/numbers/{phone_number_id}/templates/{template_id}/acknowledge-alert",
+    operation_id = "acknowledgeAlert",
+    params(PhonePath, TemplatePath, TenantQuery),
+    responses((status = 200, description = "OK", body = inline(Acknowledged)), RefusedOrMissing),
+    security(("bearerAuth" = []))
+)]
+pub(crate) async fn acknowledge(
+    api: &Api,
+    caller: &Caller,
+    tenant: &str,
+    phone_number: PhonePath<'_>,
+    template: TemplatePath<'_>,
+) -> Result<Response<Body>, ApiError> {
+    let id = template.id()?;
+    caller.require(Role::OrgAdmin)?;
+    templates::phone(api, tenant, phone_number.phone_number_id).await?;
+    templates::stored_template(api, tenant, id).await?;
+    let subject = format!("template:{id}");
+    let count = api
+        .store
+        .acknowledge_alerts(tenant, &subject, &caller.subject)
+        .await?;
+    let at = record_action(
+        api,
+        tenant,
+        caller,
+        "alert_acknowledged",
+        &[("subject", s(&subject)), ("count", shared::store::n(count))],
+    )
+    .await?;
+    http::ok(&Acknowledged {
+        acknowledged: count,
+        by: caller.subject.clone(),
+        at,
+    })
+}
+
+/// Who paused, resumed, acknowledged what; newest first
+#[utoipa::path(
+    get,
+    path = "/audit",
+    operation_id = "audit",
+    params(TenantQuery, PageQuery),
+    responses((status = 200, description = "OK", body = inline(http::Page)), Refused),
+    security(("bearerAuth" = []))
+)]
+pub(crate) async fn audit(
+    api: &Api,
+    req: &Request,
+    tenant: &str,
+) -> Result<Response<Body>, ApiError> {
+    let q = ListQuery {
+        newest_first: true,
+        ..ListQuery::partition(keys::audit(tenant))
+    };
+    http::page(api, req, tenant, "audit", q).await
+}
+
+/// Records a person's action in the tenant's audit trail: who, what, when. Returns when.
+pub(crate) async fn record_action(
+    api: &Api,
+    tenant: &str,
+    caller: &Caller,
+    action: &str,
+    fields: &[(&str, AttributeValue)],
+) -> Result<u64, ApiError> {
+    let now = shared::store::now();
+    // Each call is its own event, so the id is random rather than derived.
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let mut all = vec![("action", s(action)), ("actor", s(&caller.subject))];
+    all.extend(fields.iter().cloned());
+    api.store.audit(tenant, &id, now, &all).await?;
+    Ok(now)
+}

@@ -1,0 +1,234 @@
+//! The OpenAPI 3.1 document, derived from the handlers' `#[utoipa::path]` attributes and the
+//! request and response types, so that it cannot drift from them. Served at
+//! `GET /openapi.json`; `functions/api/openapi.json` is the same document, committed for
+//! schemathesis (a test fails when the two differ; `cargo run -p api --example openapi` writes it).
+
+use crate::http::{self, Item};
+use crate::{admin, alerts, campaigns, messages, public, settings, templates, ApiError, Problem};
+use lambda_http::{Body, Response};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::response::{Response as ResponseDoc, ResponseBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr, Required};
+use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
+
+/// The API's document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "WhatsApp webhook pipeline API",
+        version = "1.0.0",
+        description = "Monitoring and management. Tenant and role come only from the verified bearer token (claims org_id and role: viewer, org_admin, super_admin). Errors are application/problem+json with a stable code; every response carries x-request-id."
+    ),
+    paths(
+        public::health,
+        serve,
+        public::dashboard,
+        public::dashboard_config,
+        templates::critical,
+        templates::quality_summary,
+        templates::list,
+        templates::get,
+        templates::status_history,
+        alerts::acknowledge,
+        campaigns::list,
+        campaigns::create,
+        campaigns::get,
+        messages::of_campaign,
+        campaigns::pause,
+        campaigns::resume,
+        campaigns::stats,
+        messages::register,
+        alerts::open,
+        settings::get,
+        settings::put,
+        alerts::audit,
+        admin::unrouted,
+        admin::route_phone,
+        admin::route_waba,
+    ),
+    components(schemas(
+        Problem,
+        alerts::Alert,
+        templates::Template,
+        Item,
+        campaigns::Campaign,
+        campaigns::NewCampaign,
+        messages::MessageRegistration
+    )),
+    modifiers(&BearerAuth, &PAUSE_AND_RESUME),
+    security(("bearerAuth" = []))
+)]
+pub struct ApiDoc;
+
+/// This document (no auth)
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "openapi",
+    responses((status = 200, description = "OK", body = Object)),
+    security()
+)]
+pub(crate) fn serve() -> Result<Response<Body>, ApiError> {
+    static JSON: OnceLock<String> = OnceLock::new();
+    let json = match JSON.get() {
+        Some(json) => json,
+        None => {
+            let json = ApiDoc::openapi().to_json()?;
+            JSON.get_or_init(|| json)
+        }
+    };
+    Ok(http::respond(
+        lambda_http::http::StatusCode::OK,
+        "application/json",
+        json.clone(),
+    ))
+}
+
+/// The document as the committed `functions/api/openapi.json` holds it.
+pub fn pretty() -> Result<String, serde_json::Error> {
+    Ok(ApiDoc::openapi().to_pretty_json()? + "\n")
+}
+
+/// Bearer JWTs, the scheme every secured operation names.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearerAuth",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Operations whose body may be left out (read with `http::optional_body`): utoipa has no
+/// attribute for that, and `Option<T>` would document `null`, which the body may not be.
+struct BodyMayBeLeftOut(&'static [&'static str]);
+
+const PAUSE_AND_RESUME: BodyMayBeLeftOut = BodyMayBeLeftOut(&["pauseCampaign", "resumeCampaign"]);
+
+impl Modify for BodyMayBeLeftOut {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let operations = doc.paths.paths.values_mut();
+        for operation in operations
+            .flat_map(|item| [&mut item.post, &mut item.put])
+            .flatten()
+        {
+            let named = operation.operation_id.as_deref();
+            if named.is_some_and(|id| self.0.contains(&id)) {
+                if let Some(body) = operation.request_body.as_mut() {
+                    body.required = Some(Required::False);
+                }
+            }
+        }
+    }
+}
+
+/// 400, 401, 403 and 503: what any operation with a token can answer.
+pub(crate) struct Refused;
+
+impl IntoResponses for Refused {
+    fn responses() -> BTreeMap<String, RefOr<ResponseDoc>> {
+        BTreeMap::from([
+            ("400".into(), problem("Invalid input")),
+            ("401".into(), unauthorized()),
+            ("403".into(), problem("Not allowed for this role or tenant")),
+            ("503".into(), problem("Temporarily unavailable")),
+        ])
+    }
+}
+
+/// [`Refused`], and 404 for an operation on one resource.
+pub(crate) struct RefusedOrMissing;
+
+impl IntoResponses for RefusedOrMissing {
+    fn responses() -> BTreeMap<String, RefOr<ResponseDoc>> {
+        let mut responses = Refused::responses();
+        responses.insert("404".into(), problem("No such resource for this tenant"));
+        responses
+    }
+}
+
+fn problem_content() -> ContentBuilder {
+    ContentBuilder::new().schema(Some(Ref::from_schema_name(Problem::name())))
+}
+
+fn problem(description: &str) -> RefOr<ResponseDoc> {
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/problem+json", problem_content().build())
+        .into()
+}
+
+/// Deployed, the HTTP API's JWT authorizer refuses a bad token before the function runs, with
+/// API Gateway's own body; a token it admits is checked again by the function (problem+json).
+fn unauthorized() -> RefOr<ResponseDoc> {
+    let gateway = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .required("message")
+        .property("message", http::string_enum(&["Unauthorized"]));
+    ResponseBuilder::new()
+        .description("Missing, expired or invalid token")
+        .content("application/problem+json", problem_content().build())
+        .content(
+            "application/json",
+            ContentBuilder::new().schema(Some(gateway)).build(),
+        )
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committed_document_is_the_one_the_types_derive() {
+        let committed: serde_json::Value =
+            serde_json::from_str(include_str!("../openapi.json")).unwrap();
+        let derived = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        assert!(
+            committed == derived,
+            "functions/api/openapi.json differs from the document the API derives; regenerate it: \
+             cargo run -p api --example openapi > functions/api/openapi.json"
+        );
+    }
+
+    #[test]
+    fn served_document_is_the_derived_one() {
+        let response = serve().unwrap();
+        let lambda_http::Body::Text(body) = response.body() else {
+            panic!("a text body");
+        };
+        let served: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(served, serde_json::to_value(ApiDoc::openapi()).unwrap());
+        assert_eq!(served["openapi"], "3.1.0");
+    }
+
+    #[test]
+    fn bodies_of_pause_and_resume_may_be_left_out() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        for path in [
+            "/campaigns/{campaign_id}/pause",
+            "/campaigns/{campaign_id}/resume",
+        ] {
+            let body = &doc["paths"][path]["post"]["requestBody"];
+            assert_eq!(body["required"], false, "{path}");
+            let schema = &body["content"]["application/json"]["schema"];
+            assert_eq!(schema["type"], "object", "{path}: not nullable");
+        }
+        assert_eq!(
+            doc["paths"]["/campaigns"]["post"]["requestBody"]["required"],
+            true
+        );
+    }
+}
