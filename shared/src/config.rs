@@ -110,10 +110,17 @@ pub struct ApiConfig {
     /// The live streams the dashboard connects to.
     pub sse_url: Option<String>,
     pub websocket_url: Option<String>,
+    /// `POST /templates/sync` calls Meta's Graph API with the tenant's token.
+    pub graph: crate::graph::GraphConfig,
+    pub tenant_secrets_prefix: String,
+    /// Which Slack webhook URLs `PUT /settings` accepts.
+    pub slack: crate::notify::SlackPolicy,
 }
 
 impl ApiConfig {
-    /// Reads `TABLE_NAME`, `CURSOR_SECRET` and the token settings ([`TokenConfig::from_env`]).
+    /// Reads `TABLE_NAME`, `CURSOR_SECRET`, `TENANT_SECRETS_PREFIX`, the token settings
+    /// ([`TokenConfig::from_env`]), the Graph settings ([`graph_from_env`]) and optionally
+    /// `SLACK_WEBHOOK_URL_PREFIXES`, `SSE_URL`, `WEBSOCKET_URL`.
     pub fn from_env() -> Result<Self, ConfigError> {
         let tokens = TokenConfig::from_env()?;
         Ok(Self {
@@ -126,6 +133,9 @@ impl ApiConfig {
             websocket_url: std::env::var("WEBSOCKET_URL")
                 .ok()
                 .filter(|v| !v.is_empty()),
+            graph: graph_from_env()?,
+            tenant_secrets_prefix: tenant_secrets_prefix()?,
+            slack: crate::notify::SlackPolicy::from_env(),
         })
     }
 }

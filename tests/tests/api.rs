@@ -11,6 +11,7 @@ use shared::auth::AuthConfig;
 use shared::config::ApiConfig;
 use shared::process::{Processor, QueuedRecord};
 use shared::queue::Queue;
+use shared::secrets::TenantSecrets;
 use shared::store::Store;
 use std::collections::HashMap;
 
@@ -21,9 +22,18 @@ const HS_SECRET: &str = "local-dev-secret";
 struct Harness {
     api: api::Api,
     store: Store,
+    /// The tenant secrets the API reads and writes (a prefix of this harness's own).
+    secrets: TenantSecrets,
+    ddb: aws_sdk_dynamodb::Client,
+    table: String,
 }
 
 async fn harness() -> Harness {
+    harness_with_graph("http://127.0.0.1:9").await
+}
+
+/// The harness with the Graph API at `graph_url` (a stub).
+async fn harness_with_graph(graph_url: &str) -> Harness {
     let aws = local_aws().await;
     let ddb = aws_sdk_dynamodb::Client::new(&aws);
     let table = create_test_table(&ddb).await;
@@ -73,10 +83,33 @@ async fn harness() -> Harness {
         cursor_secret: "cursor-secret".into(),
         sse_url: None,
         websocket_url: None,
+        graph: shared::graph::GraphConfig {
+            base_url: graph_url.into(),
+            max_attempts: 2,
+            backoff: std::time::Duration::from_millis(10),
+            ..shared::graph::GraphConfig::default()
+        },
+        tenant_secrets_prefix: format!(
+            "tests-{}/tenants",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        ),
+        slack: shared::notify::SlackPolicy {
+            allowed_prefixes: vec![
+                "https://hooks.slack.com/".into(),
+                "http://127.0.0.1:".into(),
+            ],
+            ..shared::notify::SlackPolicy::default()
+        },
     };
+    let secretsmanager = aws_sdk_secretsmanager::Client::new(&aws);
     Harness {
-        api: api::Api::build(&config, ddb).await,
+        api: api::Api::build(&config, ddb.clone(), secretsmanager.clone())
+            .await
+            .unwrap(),
         store,
+        secrets: TenantSecrets::new(secretsmanager, &config.tenant_secrets_prefix),
+        ddb,
+        table: config.table_name.clone(),
     }
 }
 
@@ -713,4 +746,366 @@ async fn bad_input_is_400_problem_json_with_a_stable_code() {
     assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
     let (s, _, _) = call(&h, request("GET", "/nothing-here", Some(&admin), None)).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+// ----------------------------------------------------------------- delivery health
+
+/// A campaign with exactly these counters.
+async fn campaign_with_counters(
+    h: &Harness,
+    tenant: &str,
+    id: &str,
+    template_id: u64,
+    status: &str,
+    (sent, delivered, failed): (i64, i64, i64),
+) {
+    use shared::store::{n, NewCampaign};
+    assert!(h
+        .store
+        .create_campaign(
+            tenant,
+            &NewCampaign {
+                campaign_id: id.into(),
+                name: None,
+                template_id,
+                phone_number_id: "1".into(),
+                waba_id: None,
+                status: status.into(),
+            },
+        )
+        .await
+        .unwrap());
+    // Counters as the processor would have left them.
+    h.ddb
+        .update_item()
+        .table_name(&h.table)
+        .key("pk", shared::store::s(shared::store::keys::tenant(tenant)))
+        .key("sk", shared::store::s(shared::store::keys::campaign(id)))
+        .update_expression(
+            "SET reached_sent = :s, reached_delivered = :d, reached_failed = :f, registered = :r",
+        )
+        .expression_attribute_values(":s", n(sent))
+        .expression_attribute_values(":d", n(delivered))
+        .expression_attribute_values(":f", n(failed))
+        .expression_attribute_values(":r", n(sent + failed))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn template_in(
+    h: &Harness,
+    tenant: &str,
+    id: u64,
+    status: &str,
+    quality: &str,
+    reason: Option<&str>,
+) {
+    use shared::domain::template::{Aspect, TemplateUpdate};
+    use shared::store::NewTemplate;
+    h.store
+        .create_template(
+            tenant,
+            &NewTemplate {
+                template_id: id,
+                waba_id: None,
+                name: format!("t{id}"),
+                language: "en_US".into(),
+                category: "MARKETING".into(),
+                status: status.into(),
+                quality: quality.into(),
+            },
+        )
+        .await
+        .unwrap();
+    if let Some(reason) = reason {
+        let update = TemplateUpdate {
+            status: Some(status.into()),
+            reason: Some(reason.into()),
+            ..TemplateUpdate::default()
+        };
+        h.store
+            .apply_template_update(tenant, id, Aspect::Status, 1, &update)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn critical_templates_and_the_quality_summary_report_delivery_health_exactly() {
+    let h = harness().await;
+    let tenant = "health-co";
+    template_in(&h, tenant, 1, "REJECTED", "GREEN", Some("INVALID_FORMAT")).await;
+    template_in(&h, tenant, 2, "APPROVED", "RED", None).await;
+    template_in(&h, tenant, 3, "APPROVED", "GREEN", None).await;
+    campaign_with_counters(&h, tenant, "c1", 1, "ACTIVE", (80, 60, 20)).await;
+    campaign_with_counters(&h, tenant, "c2", 1, "COMPLETED", (10, 10, 0)).await;
+    campaign_with_counters(&h, tenant, "c3", 2, "PAUSED", (9, 9, 1)).await;
+    campaign_with_counters(&h, tenant, "c4", 3, "ACTIVE", (0, 0, 0)).await;
+    let viewer = token(tenant, "viewer");
+
+    let (s, b) = get(&h, "/templates/critical", &viewer).await;
+    assert_eq!(s, StatusCode::OK);
+    let items = b["items"].as_array().unwrap();
+    let by_id = |id: &str| {
+        items
+            .iter()
+            .find(|t| t["template_id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(items.len(), 2);
+    let rejected = by_id("1");
+    assert_eq!(rejected["messages_sent"], 110);
+    assert_eq!(rejected["messages_failed"], 20);
+    assert_eq!(rejected["failure_rate"], 0.1818);
+    assert_eq!(rejected["campaigns_affected"], 1, "c2 is completed");
+    assert_eq!(
+        rejected["action_required"],
+        "Edit the template and resubmit: rejected as INVALID_FORMAT"
+    );
+    let red = by_id("2");
+    assert_eq!(
+        (
+            red["messages_sent"].clone(),
+            red["messages_failed"].clone(),
+            red["failure_rate"].clone(),
+            red["campaigns_affected"].clone()
+        ),
+        (json!(10), json!(1), json!(0.1), json!(1))
+    );
+    assert_eq!(
+        red["action_required"],
+        "Quality RED: reduce sending before Meta pauses it"
+    );
+
+    let (s, b) = get(&h, "/templates/quality-summary", &viewer).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["total"], 3);
+    assert_eq!(b["total_messages_sent"], 120);
+    assert_eq!(b["total_messages_failed"], 21);
+    // Unweighted over templates 1 and 2 (3 sent nothing): (20/110 + 1/10) / 2, (70/110 + 9/10) / 2.
+    assert_eq!(b["avg_failure_rate"], 0.1409);
+    assert_eq!(b["avg_success_rate"], 0.7682);
+}
+
+// ----------------------------------------------------------------- template sync
+
+#[tokio::test]
+async fn templates_sync_on_demand_for_admins_and_a_campaign_can_then_use_one() {
+    use pipeline_tests::http_stub::{HttpStub, StubResponse};
+    let graph = HttpStub::start(|r, _| match r.header("authorization") {
+        Some("Bearer good") => StubResponse::json(
+            200,
+            json!({"data": [{"id": "1777000000000001", "name": "bem_vindo_🎉", "language": "pt_BR",
+                             "status": "APPROVED", "category": "UTILITY",
+                             "quality_score": {"score": "GREEN"}, "rejected_reason": "NONE"}]}),
+        ),
+        Some("Bearer expired") => StubResponse::json(
+            400,
+            json!({"error": {"message": "Error validating access token", "type": "OAuthException", "code": 190}}),
+        ),
+        _ => StubResponse::text(200, "<html>not json</html>"),
+    })
+    .await;
+    let h = harness_with_graph(&graph.url).await;
+    let tenant = "syncer";
+    h.store
+        .put_waba_route("880000000000001", tenant)
+        .await
+        .unwrap();
+    h.store
+        .put_phone_route(
+            "880000000000002",
+            &shared::store::PhoneRoute {
+                tenant_id: tenant.into(),
+                waba_id: "880000000000001".into(),
+                display_phone_number: Some("15550009999".into()),
+            },
+        )
+        .await
+        .unwrap();
+    let admin = token(tenant, "org_admin");
+    let sync = |t: &str| request("POST", "/templates/sync", Some(t), None);
+
+    let (s, b, _) = call(&h, sync(&token(tenant, "viewer"))).await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    let (s, b, ct) = call(&h, sync(&admin)).await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::CONFLICT, Some("graph_token_missing"))
+    );
+    assert_eq!(ct, "application/problem+json");
+
+    for (token_value, status, code) in [
+        ("expired", StatusCode::BAD_GATEWAY, "graph_token_refused"),
+        ("other", StatusCode::BAD_GATEWAY, "graph_malformed"),
+    ] {
+        h.secrets
+            .put(
+                tenant,
+                shared::secrets::TenantSecret::GraphToken,
+                token_value,
+            )
+            .await
+            .unwrap();
+        let (s, b, _) = call(&h, sync(&admin)).await;
+        assert_eq!((s, b["code"].as_str()), (status, Some(code)), "{b}");
+        assert!(!b.to_string().contains(token_value) || token_value == "other");
+    }
+    h.secrets
+        .put(tenant, shared::secrets::TenantSecret::GraphToken, "good")
+        .await
+        .unwrap();
+    let (s, b, _) = call(&h, sync(&admin)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        b["wabas"],
+        json!([{"waba_id": "880000000000001", "fetched": 1, "created": 1, "updated": 0,
+                "unchanged": 0, "skipped": 0, "kept_newer": 0}])
+    );
+    let (s, t) = get(&h, "/templates/1777000000000001", &admin).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(t["name"], "bem_vindo_🎉");
+    // The synced template is the tenant's: a campaign can use it.
+    let (s, b, _) = call(
+        &h,
+        request(
+            "POST",
+            "/campaigns",
+            Some(&admin),
+            Some(json!({"campaign_id": "c-synced", "template_id": "1777000000000001", "phone_number_id": "880000000000002"})),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    // Again: idempotent.
+    let (_, b, _) = call(&h, sync(&admin)).await;
+    assert_eq!(b["wabas"][0]["unchanged"], 1);
+    let (s, _, _) = call(&h, request("GET", "/templates/sync", Some(&admin), None)).await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+// ----------------------------------------------------------------- notification settings
+
+#[tokio::test]
+async fn notification_settings_store_the_slack_url_as_a_secret_and_refuse_bad_input() {
+    let h = harness().await;
+    let tenant = "notifier-co";
+    let admin = token(tenant, "org_admin");
+    let put = |body: Value| request("PUT", "/settings", Some(&admin), Some(body));
+
+    let (s, b) = get(&h, "/settings", &admin).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        b["notifications"],
+        json!({"channels": ["sns"], "min_severity": "warning", "quiet_window_seconds": 600, "slack_configured": false})
+    );
+    let url = "https://hooks.slack.com/services/T000/B000/XXXXSECRET";
+    let (s, b, _) = call(
+        &h,
+        put(
+            json!({"notifications": {"channels": ["slack", "sns"], "min_severity": "critical",
+                                      "quiet_window_seconds": 0, "slack_webhook_url": url}}),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        b["notifications"],
+        json!({"channels": ["sns", "slack"], "min_severity": "critical", "quiet_window_seconds": 0, "slack_configured": true})
+    );
+    assert!(
+        !b.to_string().contains("XXXXSECRET"),
+        "the URL is never returned"
+    );
+    let stored = h
+        .secrets
+        .get(tenant, shared::secrets::TenantSecret::SlackWebhook)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(secrecy::ExposeSecret::expose_secret(&stored), url);
+    // Other settings are left as they are.
+    let (_, b, _) = call(&h, put(json!({"auto_resume": true}))).await;
+    assert_eq!(
+        (
+            b["auto_resume"].clone(),
+            b["notifications"]["min_severity"].clone()
+        ),
+        (json!(true), json!("critical"))
+    );
+
+    for (body, code) in [
+        (
+            json!({"notifications": {"slack_webhook_url": "http://hooks.slack.com/services/T/B/x"}}),
+            "invalid_slack_webhook_url",
+        ),
+        (
+            json!({"notifications": {"slack_webhook_url": "https://evil.example/hook"}}),
+            "invalid_slack_webhook_url",
+        ),
+        (
+            json!({"notifications": {"channels": ["email"]}}),
+            "invalid_body",
+        ),
+        (
+            json!({"notifications": {"channels": ["sns"], "pager": true}}),
+            "invalid_body",
+        ),
+        (
+            json!({"notifications": {"quiet_window_seconds": 90000}}),
+            "invalid_quiet_window",
+        ),
+        (
+            json!({"notifications": {"min_severity": "loud"}}),
+            "invalid_body",
+        ),
+    ] {
+        let (s, b, ct) = call(&h, put(body.clone())).await;
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(code)),
+            "{body}"
+        );
+        assert_eq!(ct, "application/problem+json");
+    }
+    // Nothing of that was stored.
+    let (_, b) = get(&h, "/settings", &admin).await;
+    assert_eq!(b["notifications"]["channels"], json!(["sns", "slack"]));
+
+    // Removing the URL drops the slack channel; asking for it without a URL is refused.
+    let (s, b, _) = call(
+        &h,
+        put(json!({"notifications": {"slack_webhook_url": null}})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["notifications"]["channels"], json!(["sns"]));
+    assert_eq!(b["notifications"]["slack_configured"], false);
+    assert!(h
+        .secrets
+        .get(tenant, shared::secrets::TenantSecret::SlackWebhook)
+        .await
+        .unwrap()
+        .is_none());
+    let (s, b, _) = call(&h, put(json!({"notifications": {"channels": ["slack"]}}))).await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("slack_not_configured"))
+    );
+    let (s, _, _) = call(
+        &h,
+        request(
+            "PUT",
+            "/settings",
+            Some(&token(tenant, "viewer")),
+            Some(json!({"auto_resume": false})),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 }

@@ -21,7 +21,11 @@ use serde::Serialize;
 use shared::auth::{AuthError, Caller, KeyedVerifier, Verifier};
 use shared::config::ApiConfig;
 use shared::cursor::CursorSigner;
+use shared::graph::{GraphClient, GraphError};
+use shared::notify::SlackPolicy;
+use shared::secrets::TenantSecrets;
 use shared::store::{Store, StoreError};
+use shared::sync::TemplateSync;
 use std::convert::Infallible;
 use std::time::Instant;
 use tracing::{error, info, warn};
@@ -35,13 +39,31 @@ pub struct Api {
     /// Where the dashboard's live streams are (`GET /dashboard/config.json`).
     sse_url: Option<String>,
     websocket_url: Option<String>,
+    /// `POST /templates/sync`.
+    sync: TemplateSync,
+    /// Tenants' Slack webhook URLs (`PUT /settings`).
+    secrets: TenantSecrets,
+    slack: SlackPolicy,
 }
 
 impl Api {
     /// Builds the API; fetches the JWKS when one is configured.
-    pub async fn build(config: &ApiConfig, dynamodb: aws_sdk_dynamodb::Client) -> Self {
-        Self {
-            store: Store::new(dynamodb, &config.table_name),
+    pub async fn build(
+        config: &ApiConfig,
+        dynamodb: aws_sdk_dynamodb::Client,
+        secretsmanager: aws_sdk_secretsmanager::Client,
+    ) -> Result<Self, GraphError> {
+        let store = Store::new(dynamodb, &config.table_name);
+        let secrets = TenantSecrets::new(secretsmanager, &config.tenant_secrets_prefix);
+        Ok(Self {
+            sync: TemplateSync::new(
+                store.clone(),
+                GraphClient::new(config.graph.clone())?,
+                secrets.clone(),
+            ),
+            secrets,
+            slack: config.slack.clone(),
+            store,
             auth: KeyedVerifier::load(
                 config.auth.clone(),
                 config.jwks_url.clone(),
@@ -51,7 +73,7 @@ impl Api {
             cursors: CursorSigner::new(&config.cursor_secret),
             sse_url: config.sse_url.clone(),
             websocket_url: config.websocket_url.clone(),
-        }
+        })
     }
 
     /// The verifier (tests load keys into it).
@@ -88,6 +110,10 @@ pub enum ApiError {
     Store(#[from] StoreError),
     #[error("response could not be encoded")]
     Encode(#[from] serde_json::Error),
+    /// A third party (Meta's Graph API, Secrets Manager) refused or failed: 409, 502 or 503
+    /// with a stable code; the detail names no secret.
+    #[error("upstream {1}: {2}")]
+    Upstream(StatusCode, &'static str, String),
 }
 
 impl From<AuthError> for ApiError {
@@ -148,6 +174,10 @@ impl ApiError {
             Self::Encode(e) => {
                 error!(error = %e, "response encoding failed");
                 internal()
+            }
+            Self::Upstream(status, code, detail) => {
+                warn!(code, detail = %detail, "upstream refused or failed");
+                (*status, code, detail.clone())
             }
         }
     }

@@ -8,7 +8,12 @@ async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = ApiConfig::from_env()?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let api = api::Api::build(&config, aws_sdk_dynamodb::Client::new(&aws)).await;
+    let api = api::Api::build(
+        &config,
+        aws_sdk_dynamodb::Client::new(&aws),
+        aws_sdk_secretsmanager::Client::new(&aws),
+    )
+    .await?;
     let api = &api;
     run(service_fn(move |request| api::handle(api, request))).await
 }

@@ -30,6 +30,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
         public::dashboard_config,
         templates::critical,
         templates::quality_summary,
+        templates::sync,
         templates::list,
         templates::get,
         templates::status_history,

@@ -1,25 +1,137 @@
-//! Tenant settings: whether campaigns resume by themselves when their template recovers.
+//! Tenant settings: whether campaigns resume by themselves when their template recovers, and
+//! how alerts are notified (channels, minimum severity, quiet window, the Slack webhook URL,
+//! which is stored in Secrets Manager and never returned).
 
 use crate::alerts::record_action;
 use crate::http::{self, TenantQuery};
 use crate::openapi::Refused;
 use crate::{Api, ApiError};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use shared::auth::{Caller, Role};
-use shared::store::AttributeValue;
+use shared::domain::notify::{Channel, NotificationSettings, MAX_QUIET_WINDOW_SECONDS};
+use shared::domain::template::Severity;
+use shared::secrets::TenantSecret;
+use shared::store::{s, AttributeValue};
 use utoipa::ToSchema;
+
+/// Where alerts go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ChannelName {
+    /// The stack's SNS topic (subscribe email, SMS, endpoints; filter on tenant/severity/kind)
+    Sns,
+    /// The tenant's Slack incoming webhook
+    Slack,
+}
+
+impl From<ChannelName> for Channel {
+    fn from(c: ChannelName) -> Self {
+        match c {
+            ChannelName::Sns => Channel::Sns,
+            ChannelName::Slack => Channel::Slack,
+        }
+    }
+}
+
+impl From<Channel> for ChannelName {
+    fn from(c: Channel) -> Self {
+        match c {
+            Channel::Sns => ChannelName::Sns,
+            Channel::Slack => ChannelName::Slack,
+        }
+    }
+}
+
+/// An alert's severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SeverityName {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl From<SeverityName> for Severity {
+    fn from(s: SeverityName) -> Self {
+        match s {
+            SeverityName::Info => Severity::Info,
+            SeverityName::Warning => Severity::Warning,
+            SeverityName::Critical => Severity::Critical,
+        }
+    }
+}
+
+impl From<Severity> for SeverityName {
+    fn from(s: Severity) -> Self {
+        match s {
+            Severity::Info => SeverityName::Info,
+            Severity::Warning => SeverityName::Warning,
+            Severity::Critical => SeverityName::Critical,
+        }
+    }
+}
+
+/// How the tenant's alerts are notified.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Notifications {
+    channels: Vec<ChannelName>,
+    /// Alerts below this are not notified (they stay in GET /alerts)
+    min_severity: SeverityName,
+    /// Another alert of the same subject and kind within this many seconds (Meta's event
+    /// time) is not notified again
+    #[schema(minimum = 0, maximum = 86400)]
+    quiet_window_seconds: u64,
+    /// A Slack webhook URL is stored (the URL itself is never returned)
+    slack_configured: bool,
+}
+
+impl From<&NotificationSettings> for Notifications {
+    fn from(n: &NotificationSettings) -> Self {
+        Self {
+            channels: n.channels.iter().map(|c| (*c).into()).collect(),
+            min_severity: n.min_severity.into(),
+            quiet_window_seconds: n.quiet_window_seconds,
+            slack_configured: n.slack_configured,
+        }
+    }
+}
 
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Settings {
     tenant_id: String,
     auto_resume: bool,
+    notifications: Notifications,
 }
 
+/// A change to the settings: what is left out stays as it is.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SettingsChange {
-    auto_resume: bool,
+    auto_resume: Option<bool>,
+    notifications: Option<NotificationsChange>,
+}
+
+/// A change to the notification preferences: what is left out stays as it is.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NotificationsChange {
+    #[schema(max_items = 2)]
+    channels: Option<Vec<ChannelName>>,
+    min_severity: Option<SeverityName>,
+    #[schema(minimum = 0, maximum = 86400)]
+    quiet_window_seconds: Option<u64>,
+    /// Write-only: an https://hooks.slack.com/ URL stores it (in Secrets Manager), null
+    /// removes it; any other URL is 400 invalid_slack_webhook_url
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable, max_length = 2048)]
+    slack_webhook_url: Option<Option<String>>,
+}
+
+/// `Some(None)` for an explicit `null`, `None` (by `default`) when left out.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 /// Tenant settings
@@ -35,6 +147,7 @@ pub(crate) async fn get(api: &Api, tenant: &str) -> Result<Response<Body>, ApiEr
     http::ok(&Settings {
         tenant_id: tenant.to_owned(),
         auto_resume: api.store.auto_resume(tenant).await?,
+        notifications: (&api.store.notification_settings(tenant).await?).into(),
     })
 }
 
@@ -56,17 +169,118 @@ pub(crate) async fn put(
 ) -> Result<Response<Body>, ApiError> {
     caller.require(Role::OrgAdmin)?;
     let input: SettingsChange = http::body(req)?;
-    api.store.set_auto_resume(tenant, input.auto_resume).await?;
-    record_action(
-        api,
-        tenant,
-        caller,
-        "settings_changed",
-        &[("auto_resume", AttributeValue::Bool(input.auto_resume))],
-    )
-    .await?;
+    let mut audit: Vec<(&str, AttributeValue)> = Vec::new();
+    let mut notifications = api.store.notification_settings(tenant).await?;
+    if let Some(change) = &input.notifications {
+        apply(api, tenant, &mut notifications, change, &mut audit).await?;
+    }
+    if let Some(on) = input.auto_resume {
+        api.store.set_auto_resume(tenant, on).await?;
+        audit.push(("auto_resume", AttributeValue::Bool(on)));
+    }
+    if !audit.is_empty() {
+        record_action(api, tenant, caller, "settings_changed", &audit).await?;
+    }
     http::ok(&Settings {
         tenant_id: tenant.to_owned(),
-        auto_resume: input.auto_resume,
+        auto_resume: api.store.auto_resume(tenant).await?,
+        notifications: (&notifications).into(),
     })
+}
+
+/// Checks a notification change, stores the Slack URL first (so `slack_configured` is never
+/// true without one), then the preferences.
+async fn apply(
+    api: &Api,
+    tenant: &str,
+    settings: &mut NotificationSettings,
+    change: &NotificationsChange,
+    audit: &mut Vec<(&str, AttributeValue)>,
+) -> Result<(), ApiError> {
+    if change
+        .quiet_window_seconds
+        .is_some_and(|q| q > MAX_QUIET_WINDOW_SECONDS)
+    {
+        return Err(ApiError::bad(
+            "invalid_quiet_window",
+            "quiet_window_seconds is at most 86400",
+        ));
+    }
+    if change.channels.as_ref().is_some_and(|c| c.len() > 2) {
+        return Err(ApiError::bad(
+            "invalid_channels",
+            "at most the two channels, sns and slack",
+        ));
+    }
+    if let Some(Some(url)) = &change.slack_webhook_url {
+        if url.len() > 2048 {
+            return Err(ApiError::bad(
+                "invalid_slack_webhook_url",
+                "the Slack webhook URL is at most 2048 bytes",
+            ));
+        }
+        api.slack
+            .check(url)
+            .map_err(|e| ApiError::bad("invalid_slack_webhook_url", e.to_string()))?;
+    }
+    let slack_after = match &change.slack_webhook_url {
+        Some(url) => url.is_some(),
+        None => settings.slack_configured,
+    };
+    if let Some(channels) = &change.channels {
+        if channels.contains(&ChannelName::Slack) && !slack_after {
+            return Err(ApiError::bad(
+                "slack_not_configured",
+                "the slack channel needs a slack_webhook_url",
+            ));
+        }
+        let mut channels: Vec<Channel> = channels.iter().map(|c| (*c).into()).collect();
+        channels.sort();
+        channels.dedup();
+        audit.push((
+            "channels",
+            AttributeValue::L(channels.iter().map(|c| s(c.as_str())).collect()),
+        ));
+        settings.channels = channels;
+    }
+    match &change.slack_webhook_url {
+        Some(Some(url)) => {
+            api.secrets
+                .put(tenant, TenantSecret::SlackWebhook, url)
+                .await
+                .map_err(secrets_error)?;
+            audit.push(("slack_webhook_url", s("set")));
+        }
+        Some(None) => {
+            api.secrets
+                .delete(tenant, TenantSecret::SlackWebhook)
+                .await
+                .map_err(secrets_error)?;
+            // Without a URL the slack channel cannot deliver: it is dropped.
+            settings.channels.retain(|c| *c != Channel::Slack);
+            audit.push(("slack_webhook_url", s("removed")));
+        }
+        None => {}
+    }
+    settings.slack_configured = slack_after;
+    if let Some(severity) = change.min_severity {
+        settings.min_severity = severity.into();
+        audit.push(("min_severity", s(settings.min_severity.as_str())));
+    }
+    if let Some(q) = change.quiet_window_seconds {
+        settings.quiet_window_seconds = q;
+        audit.push(("quiet_window_seconds", shared::store::n(q)));
+    }
+    api.store
+        .put_notification_settings(tenant, settings)
+        .await?;
+    Ok(())
+}
+
+fn secrets_error(e: shared::secrets::SecretsError) -> ApiError {
+    ApiError::Upstream(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        format!("the Slack webhook URL could not be stored ({})", e.code),
+    )
 }

@@ -236,6 +236,13 @@ pub fn number(item: &Item, name: &str) -> Option<i64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// An unsigned number attribute, exact up to `u64::MAX` (template ids).
+pub fn unsigned(item: &Item, name: &str) -> Option<u64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
 /// A continuation key as plain strings (all of this table's keys are strings).
 pub fn key_strings(key: &Item) -> HashMap<String, String> {
     key.iter()

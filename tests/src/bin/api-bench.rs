@@ -149,8 +149,14 @@ async fn main() {
         cursor_secret: "bench-cursor".into(),
         sse_url: None,
         websocket_url: None,
+        graph: shared::graph::GraphConfig::default(),
+        tenant_secrets_prefix: "tests/tenants".into(),
+        slack: shared::notify::SlackPolicy::default(),
     };
-    let api = api::Api::build(&config, counted).await;
+    let secretsmanager = aws_sdk_secretsmanager::Client::new(&aws);
+    let api = api::Api::build(&config, counted, secretsmanager)
+        .await
+        .expect("the API builds");
     let now = shared::store::now();
     let claims = serde_json::json!({"sub": "bench", "iss": "https://bench", "aud": "bench", "exp": now + 3600, "org_id": TENANT, "role": "viewer"});
     let token = encode(
