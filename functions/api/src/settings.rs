@@ -110,6 +110,7 @@ pub(crate) struct Settings {
 #[serde(deny_unknown_fields)]
 pub(crate) struct SettingsChange {
     auto_resume: Option<bool>,
+    #[serde(default, deserialize_with = "object")]
     notifications: Option<NotificationsChange>,
 }
 
@@ -127,6 +128,19 @@ pub(crate) struct NotificationsChange {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, nullable, max_length = 2048)]
     slack_webhook_url: Option<Option<String>>,
+}
+
+/// A struct of optional fields from a JSON object only (serde would also read one from an
+/// array, `[null, null]`).
+fn object<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    match Option::<serde_json::Map<String, serde_json::Value>>::deserialize(d)? {
+        None => Ok(None),
+        Some(map) => serde_json::from_value(serde_json::Value::Object(map))
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
 }
 
 /// `Some(None)` for an explicit `null`, `None` (by `default`) when left out.
@@ -168,6 +182,14 @@ pub(crate) async fn put(
     tenant: &str,
 ) -> Result<Response<Body>, ApiError> {
     caller.require(Role::OrgAdmin)?;
+    // Every field may be left out, so serde would also read `[null, null]` as a change.
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::bad(
+            "invalid_body",
+            "request body is not the expected JSON",
+        ));
+    }
     let input: SettingsChange = http::body(req)?;
     let mut audit: Vec<(&str, AttributeValue)> = Vec::new();
     let mut notifications = api.store.notification_settings(tenant).await?;
