@@ -360,3 +360,30 @@ async fn an_expired_token_a_body_that_is_not_json_and_no_token_are_clear_errors(
         .unwrap();
     assert!(partition.is_empty(), "nothing stored: {partition:?}");
 }
+
+#[tokio::test]
+async fn the_scheduled_sync_runs_every_routed_tenant_and_one_failure_does_not_stop_the_others() {
+    let graph = HttpStub::start(|_, _| {
+        StubResponse::json(
+            200,
+            json!({"data": [template("1600000000000001", "scheduled", "APPROVED", "GREEN", "UTILITY")]}),
+        )
+    })
+    .await;
+    let t = tenant(&graph.url).await;
+    t.secrets
+        .put(&t.tenant_id, TenantSecret::GraphToken, TOKEN)
+        .await
+        .unwrap();
+    // Every other routed tenant in the table (acme, globex, other tests') has no token under
+    // this test's prefix: each fails on its own.
+    let failed = t.sync.sync_everyone().await.unwrap();
+    assert!(failed >= 1, "the world's tenants have no token here");
+    let synced = t
+        .store
+        .template(&t.tenant_id, 1_600_000_000_000_001)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(synced.name.as_deref(), Some("scheduled"));
+}
