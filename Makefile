@@ -9,12 +9,13 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 TEMPLATE := infra/template.yaml
 
-.PHONY: help dev watch test lint lint-template bench bench-processor bench-realtime bench-sse bench-api build deploy coldstart clean
+.PHONY: help dev watch test fuzz load lint lint-template bench bench-processor bench-realtime bench-sse bench-api build deploy coldstart clean
 
 help:
 	@echo "make dev    - infra/template.yaml deployed on a local AWS emulator, world loaded, redeploy on save"
 	@echo "make watch  - the same stack, with the functions under cargo lambda watch (port 9000)"
 	@echo "make test   - everything CI runs: fmt, clippy, template lint, unit + integration tests"
+	@echo "make fuzz   - every fuzz target under libFuzzer, FUZZ_SECONDS each (default 600)"
 	@echo "make bench  - criterion benchmarks (signature + parse + split)"
 	@echo "make build  - release build of every function for Lambda (arm64)"
 	@echo "make deploy - build, then sam deploy --guided"
@@ -37,6 +38,15 @@ watch: $(STAMP) $(EMULATOR_STAMP)
 
 test: $(STAMP) $(EMULATOR_STAMP) lint lint-template
 	scripts/local-stack scripts/test-suite
+
+# The deployed webhook (release) under concurrent signed POSTs: requests/s, p50/p95/p99, errors,
+# every body on the queue exactly once. LOAD_REQUESTS, LOAD_CONCURRENCY, LOAD_MAX_SECONDS.
+load: $(STAMP) $(EMULATOR_STAMP)
+	LOCAL_STACK_PROFILE=release scripts/local-stack cargo run --release -p pipeline-tests --bin load
+
+# Every fuzz target under libFuzzer for FUZZ_SECONDS each (default 600): executions, crashes.
+fuzz:
+	scripts/fuzz
 
 lint:
 	cargo fmt --all -- --check

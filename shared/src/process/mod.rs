@@ -475,6 +475,29 @@ fn observation(status: &Status<'_>) -> Observation {
     }
 }
 
+/// What the processor reads from one queued body before any I/O: each status as
+/// (phone_number_id, wamid, observation). The same parse and mapping `process` uses; the fuzz
+/// targets drive it with arbitrary bytes.
+pub fn decode(body: &[u8]) -> Result<Vec<(String, String, Observation)>, meta::ParseError> {
+    let mut out = Vec::new();
+    if let Notification::Events(events) = meta::parse(body)? {
+        for event in events {
+            if let EventKind::Status {
+                phone_number_id,
+                status,
+            } = &event.kind
+            {
+                out.push((
+                    phone_number_id.to_string(),
+                    status.id.to_string(),
+                    observation(status),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Parsing: each record's body into its events; a body that cannot be read is parked.
 fn parse<'a>(records: &'a [QueuedRecord], fates: &mut [Fate]) -> Vec<(usize, Notification<'a>)> {
     let mut parsed = Vec::with_capacity(records.len());
