@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 TEMPLATE := infra/template.yaml
 
-.PHONY: help dev watch test fuzz load lint lint-template bench bench-processor bench-realtime bench-sse bench-api build deploy coldstart clean
+.PHONY: help dev watch test fuzz load faults lint lint-template bench bench-processor bench-realtime bench-sse bench-api build deploy coldstart clean
 
 help:
 	@echo "make dev    - infra/template.yaml deployed on a local AWS emulator, world loaded, redeploy on save"
@@ -43,6 +43,11 @@ test: $(STAMP) $(EMULATOR_STAMP) lint lint-template
 # every body on the queue exactly once. LOAD_REQUESTS, LOAD_CONCURRENCY, LOAD_MAX_SECONDS.
 load: $(STAMP) $(EMULATOR_STAMP)
 	LOCAL_STACK_PROFILE=release scripts/local-stack cargo run --release -p pipeline-tests --bin load
+
+# 5,000 statuses (FAULT_STATUSES) through webhook -> queue -> processor at 0, 5 and 20 % of
+# DynamoDB and SQS requests faulted: the three tables side by side, equal or it fails.
+faults: $(STAMP) $(EMULATOR_STAMP)
+	scripts/local-stack cargo run -p pipeline-tests --bin faults
 
 # Every fuzz target under libFuzzer for FUZZ_SECONDS each (default 600): executions, crashes.
 fuzz:

@@ -127,6 +127,7 @@ pub fn attribute<'m>(message: &'m Message, name: &str) -> Option<&'m str> {
 }
 
 pub mod deployed;
+pub mod fault_run;
 pub mod faults;
 pub mod http_stub;
 pub mod world;
