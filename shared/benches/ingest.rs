@@ -174,4 +174,30 @@ fn webhook(c: &mut Criterion) {
 }
 
 criterion_group!(benches, webhook);
-criterion_main!(benches);
+criterion_main!(benches, probe);
+
+fn deserializers(c: &mut Criterion) {
+    let body = include_str!("../../events/bench/status_batch_1000.json");
+    let mut group = c.benchmark_group("deserialize_body");
+    group.bench_function("sonic_rs", |b| {
+        b.iter(|| {
+            sonic_rs::from_str::<shared::meta::payload::Body>(black_box(body))
+                .map(|b| b.entry.map(|e| e.len()))
+        })
+    });
+    group.bench_function("serde_json", |b| {
+        b.iter(|| {
+            serde_json::from_str::<shared::meta::payload::Body>(black_box(body))
+                .map(|b| b.entry.map(|e| e.len()))
+        })
+    });
+    group.bench_function("depth_check", |b| {
+        b.iter(|| shared::meta::depth::within(black_box(body.as_bytes()), 32))
+    });
+    group.bench_function("utf8_check", |b| {
+        b.iter(|| std::str::from_utf8(black_box(body.as_bytes())).is_ok())
+    });
+    group.finish();
+}
+
+criterion_group!(probe, deserializers);

@@ -29,6 +29,46 @@ impl Billing {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
+
+    /// Takes each field of `seen` that neither `self` nor `stored` has yet.
+    pub fn fill_from(&mut self, seen: &Billing, stored: &Billing) {
+        fn fill<T: Clone>(slot: &mut Option<T>, seen: &Option<T>, stored: &Option<T>) {
+            if slot.is_none() && stored.is_none() {
+                slot.clone_from(seen);
+            }
+        }
+        fill(&mut self.billable, &seen.billable, &stored.billable);
+        fill(
+            &mut self.pricing_model,
+            &seen.pricing_model,
+            &stored.pricing_model,
+        );
+        fill(
+            &mut self.pricing_category,
+            &seen.pricing_category,
+            &stored.pricing_category,
+        );
+        fill(
+            &mut self.pricing_type,
+            &seen.pricing_type,
+            &stored.pricing_type,
+        );
+        fill(
+            &mut self.conversation_id,
+            &seen.conversation_id,
+            &stored.conversation_id,
+        );
+        fill(
+            &mut self.conversation_origin,
+            &seen.conversation_origin,
+            &stored.conversation_origin,
+        );
+        fill(
+            &mut self.conversation_expires_at,
+            &seen.conversation_expires_at,
+            &stored.conversation_expires_at,
+        );
+    }
 }
 
 /// One status seen for a message.
@@ -56,7 +96,8 @@ pub struct MessageState {
     /// First time each state was reached.
     pub reached_at: BTreeMap<Delivery, u64>,
     pub unknown_statuses: Vec<String>,
-    pub has_billing: bool,
+    /// The billing facts stored so far, field by field.
+    pub billing: Billing,
     /// The error code stored when the message failed.
     pub failure_code: Option<i64>,
     pub has_recipient: bool,
@@ -136,9 +177,11 @@ pub fn decide(state: &MessageState, observations: &[Observation]) -> Option<Mess
                 }
             }
         }
-        if !state.has_billing && billing.is_none() && !o.billing.is_empty() {
-            billing = Some(o.billing.clone());
-        }
+        // Field by field, each filled once: `sent` alone carries the conversation's expiry,
+        // so a late `sent` after `delivered` still adds it, and the end is the same in any order.
+        billing
+            .get_or_insert_with(Billing::default)
+            .fill_from(&o.billing, &state.billing);
         if !state.has_recipient && recipient_id.is_none() {
             recipient_id = o.recipient_id.clone();
         }
@@ -147,6 +190,7 @@ pub fn decide(state: &MessageState, observations: &[Observation]) -> Option<Mess
         }
     }
 
+    let billing = billing.filter(|b| !b.is_empty());
     let moved = delivery != state.delivery;
     let nothing_new = !moved
         && reached_at.is_empty()
@@ -202,12 +246,61 @@ pub fn apply(state: &MessageState, change: &MessageChange) -> MessageState {
     }
     next.unknown_statuses
         .extend(change.unknown_statuses.iter().cloned());
-    next.has_billing |= change.billing.is_some();
+    if let Some(b) = &change.billing {
+        let stored = next.billing.clone();
+        next.billing.fill_from(b, &stored);
+    }
     if let Some(f) = &change.failure {
         next.failure_code = Some(f.code);
     }
     next.has_recipient |= change.recipient_id.is_some();
     next
+}
+
+#[cfg(test)]
+mod billing_order_tests {
+    use super::*;
+
+    fn seen(delivery: Delivery, ts: u64, expires: Option<u64>) -> Observation {
+        Observation {
+            status: delivery.as_str().into(),
+            delivery: Some(delivery),
+            timestamp: ts,
+            recipient_id: None,
+            billing: Billing {
+                pricing_model: Some("CBP".into()),
+                conversation_id: Some("c1".into()),
+                conversation_expires_at: expires,
+                ..Billing::default()
+            },
+            failure: None,
+            biz_opaque_callback_data: None,
+        }
+    }
+
+    #[test]
+    fn a_late_sent_still_adds_the_conversation_expiry_so_billing_ends_the_same_in_any_order() {
+        let sent = seen(Delivery::Sent, 1, Some(86_401));
+        let delivered = seen(Delivery::Delivered, 6, None);
+        let fold = |order: &[&Observation]| {
+            let mut state = MessageState::default();
+            for o in order {
+                if let Some(change) = decide(&state, &[(*o).clone()]) {
+                    state = apply(&state, &change);
+                }
+            }
+            state.billing
+        };
+        let in_order = fold(&[&sent, &delivered]);
+        assert_eq!(in_order.conversation_expires_at, Some(86_401));
+        assert_eq!(fold(&[&delivered, &sent]), in_order);
+        // And a late sent with nothing new to add writes nothing.
+        let mut state = MessageState::default();
+        for o in [&sent, &delivered] {
+            state = apply(&state, &decide(&state, &[o.clone()]).unwrap());
+        }
+        assert_eq!(decide(&state, &[sent.clone()]), None);
+    }
 }
 
 #[cfg(test)]

@@ -53,9 +53,19 @@ struct MessageRecord {
     #[serde(default)]
     unknown_statuses: Option<Vec<String>>,
     #[serde(default)]
+    billable: Option<bool>,
+    #[serde(default)]
     pricing_model: Option<String>,
     #[serde(default)]
+    pricing_category: Option<String>,
+    #[serde(default)]
+    pricing_type: Option<String>,
+    #[serde(default)]
     conversation_id: Option<String>,
+    #[serde(default)]
+    conversation_origin: Option<String>,
+    #[serde(default)]
+    conversation_expires_at: Option<u64>,
     #[serde(default)]
     error_code: Option<i64>,
     #[serde(default)]
@@ -84,7 +94,15 @@ impl From<MessageRecord> for MessageState {
             campaign_id: r.campaign_id,
             reached_at,
             unknown_statuses: r.unknown_statuses.unwrap_or_default(),
-            has_billing: r.pricing_model.is_some() || r.conversation_id.is_some(),
+            billing: crate::domain::message::Billing {
+                billable: r.billable,
+                pricing_model: r.pricing_model,
+                pricing_category: r.pricing_category,
+                pricing_type: r.pricing_type,
+                conversation_id: r.conversation_id,
+                conversation_origin: r.conversation_origin,
+                conversation_expires_at: r.conversation_expires_at,
+            },
             failure_code: r.error_code,
             has_recipient: r.recipient_id.is_some(),
         }

@@ -64,10 +64,21 @@ async fn main() {
             println!("    {line}");
         }
     }
+    let logs = |r: &pipeline_tests::fault_run::RunReport| {
+        r.snapshot
+            .iter()
+            .filter(|((pk, _), _)| pk == "LOG")
+            .map(|((_, kind), c)| format!("{kind} {}", c.get("count").cloned().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     println!(
-        "items compared: {} (feed entries by kind and count)",
-        clean.snapshot.len()
+        "state items compared: {}; logs of arrival (not compared), per run:",
+        clean.snapshot.keys().filter(|(pk, _)| pk != "LOG").count()
     );
+    for r in &reports {
+        println!("  {:>3}%: {}", r.percent, logs(r));
+    }
     if !ok {
         std::process::exit(1);
     }
