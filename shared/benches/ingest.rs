@@ -191,9 +191,6 @@ fn deserializers(c: &mut Criterion) {
                 .map(|b| b.entry.map(|e| e.len()))
         })
     });
-    group.bench_function("depth_check", |b| {
-        b.iter(|| shared::meta::depth::within(black_box(body.as_bytes()), 32))
-    });
     group.bench_function("utf8_check", |b| {
         b.iter(|| std::str::from_utf8(black_box(body.as_bytes())).is_ok())
     });

@@ -1,6 +1,6 @@
-//! How deep a body `shared::meta::parse` survives on a 2 MiB thread (a tokio worker's stack),
-//! with the depth check in front of it. `cargo run -p shared --example deep_probe -- 50`
-//! (debug) or `--release`. Each level is one array inside an unknown field of a valid body.
+//! How deep a body `shared::meta::parse` survives on a 2 MiB thread (a tokio worker's stack):
+//! `cargo run -p shared --example deep_probe -- 50000` (debug) or with `--release`. Each level
+//! is one array inside an unknown field of a valid body.
 
 fn main() {
     let levels: usize = std::env::args()

@@ -1197,7 +1197,7 @@ async fn an_event_for_a_template_nobody_seeded_onboards_it_in_event_time_order()
 }
 
 #[test]
-fn a_queued_record_nested_50_000_deep_is_parked_as_too_deep_and_the_batch_applies() {
+fn a_queued_record_nested_50_000_deep_is_read_on_a_2_mib_stack_and_the_batch_applies() {
     let outcome = pipeline_tests::on_a_worker_sized_stack(async {
         let p = pipeline().await;
         let records = vec![
@@ -1211,16 +1211,10 @@ fn a_queued_record_nested_50_000_deep_is_parked_as_too_deep_and_the_batch_applie
             },
         ];
         let outcome = p.processor.process(&records).await;
-        let parked = p.queues.drain(&p.queues.dead_letter_url).await;
-        let reasons: Vec<Option<String>> = parked
-            .iter()
-            .map(|m| attribute(m, "parked_reason").map(str::to_owned))
-            .collect();
-        (outcome, reasons)
+        assert!(p.queues.drain(&p.queues.dead_letter_url).await.is_empty());
+        outcome
     });
-    let (outcome, reasons) = outcome;
-    assert_eq!(outcome.parked, vec!["deep".to_owned()]);
-    assert!(outcome.failed.is_empty());
+    // The deep unknown field is skipped; the other record's status applies.
+    assert!(outcome.parked.is_empty() && outcome.failed.is_empty());
     assert_eq!(outcome.statuses, 1);
-    assert_eq!(reasons, vec![Some("too_deep".to_owned())]);
 }

@@ -60,7 +60,7 @@ pub enum EventKind<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
     #[error("body is not valid JSON for a webhook: {0}")]
-    Json(#[source] sonic_rs::Error),
+    Json(#[source] serde_json::Error),
     #[error("entry {entry} change {change}: {source}")]
     Change {
         entry: usize,
@@ -70,7 +70,7 @@ pub enum ParseError {
     },
     #[error("body is not UTF-8")]
     NotUtf8,
-    #[error("body nests deeper than {} levels", super::depth::MAX_DEPTH)]
+    #[error("body nests deeper than {} levels", super::MAX_DEPTH)]
     TooDeep,
     #[error("body has neither an entry envelope nor a field/value pair")]
     UnknownShape,
@@ -93,10 +93,15 @@ impl ParseError {
 pub fn parse(body: &[u8]) -> Result<Notification<'_>, ParseError> {
     // Checking UTF-8 once up front lets the parser skip it string by string.
     let text = std::str::from_utf8(body).map_err(|_| ParseError::NotUtf8)?;
-    if !super::depth::within(body, super::depth::MAX_DEPTH) {
-        return Err(ParseError::TooDeep);
-    }
-    let body: Body<'_> = sonic_rs::from_str(text).map_err(ParseError::Json)?;
+    // serde_json counts nesting as it goes (unknown values included) and refuses a body past
+    // its recursion limit: no input reaches a deeper recursion than that, and no extra pass.
+    let body: Body<'_> = serde_json::from_str(text).map_err(|e| {
+        if e.to_string().starts_with("recursion limit exceeded") {
+            ParseError::TooDeep
+        } else {
+            ParseError::Json(e)
+        }
+    })?;
     match (body.object, body.entry, body.field, body.value) {
         (Some(object), _, _, _) if object != WHATSAPP_OBJECT => {
             Ok(Notification::OtherObject { object })
