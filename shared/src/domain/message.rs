@@ -297,9 +297,9 @@ mod billing_order_tests {
         // And a late sent with nothing new to add writes nothing.
         let mut state = MessageState::default();
         for o in [&sent, &delivered] {
-            state = apply(&state, &decide(&state, &[o.clone()]).unwrap());
+            state = apply(&state, &decide(&state, std::slice::from_ref(o)).unwrap());
         }
-        assert_eq!(decide(&state, &[sent.clone()]), None);
+        assert_eq!(decide(&state, std::slice::from_ref(&sent)), None);
     }
 }
 
