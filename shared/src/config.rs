@@ -96,6 +96,21 @@ impl ProcessorConfig {
     }
 }
 
+/// The counters function's configuration.
+#[derive(Debug, Clone)]
+pub struct CountersConfig {
+    pub table_name: String,
+}
+
+impl CountersConfig {
+    /// Reads `TABLE_NAME`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+        })
+    }
+}
+
 /// The API function's configuration.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {

@@ -4,6 +4,7 @@
 //! - [`ingest`]: the webhook feature: verify, classify, split, enqueue or park
 //! - [`domain`]: status, counter and template rules (pure)
 //! - [`process`]: the processor feature: queued webhooks into table state
+//! - [`counters`]: the counters feature: the table's stream into campaign counters, exactly once
 //! - [`store`]: the DynamoDB adapter
 //! - [`queue`]: the SQS adapter
 //! - [`auth`]: JWT verification, roles, tenant scoping
@@ -11,6 +12,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod counters;
 pub mod cursor;
 pub mod domain;
 pub mod graph;

@@ -28,6 +28,7 @@ pub type Snapshot = BTreeMap<(String, String), BTreeMap<String, String>>;
 /// Attributes that differ between two equally correct runs.
 const VOLATILE: &[&str] = &[
     "updated_at",
+    "counted_at",
     "created_at",
     "registered_at",
     "expires_at",
@@ -49,6 +50,8 @@ pub struct RunReport {
     pub batches: usize,
     pub seconds: f64,
     pub dead_letters: usize,
+    /// What the counters fold did: runs written, and runs a retry found already written.
+    pub folded: crate::counting::FoldTotals,
     pub snapshot: Snapshot,
     /// Campaign counters as `gen_batch --expected` says a correct processor ends.
     pub expected_campaigns: serde_json::Value,
@@ -169,7 +172,8 @@ async fn snapshot(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Snapshot {
             // are counted by kind.
             let entity = text("entity");
             let pk = text("pk");
-            let log = matches!(entity.as_str(), "feed" | "alert" | "audit")
+            // The counters fold's ledger is a log too: its entries are named by stream records.
+            let log = matches!(entity.as_str(), "feed" | "alert" | "audit" | "counted_run")
                 || pk.ends_with("#HISTORY")
                 || pk.ends_with("#AUDIT")
                 || pk.ends_with("#FEED");
@@ -284,11 +288,16 @@ pub async fn run(percent: u64, statuses: usize, synthetic: usize, seed: u64) -> 
         sqs.clone(),
     )
     .expect("webhook");
+    let faulty_store = Store::new(aws_sdk_dynamodb::Client::new(&faulty), &table);
     let processor = Processor::new(
-        Store::new(aws_sdk_dynamodb::Client::new(&faulty), &table),
+        faulty_store.clone(),
         Queue::new(sqs.clone(), &dlq_url, 256 * 1024),
         16,
     );
+    // The counters fold writes through the proxy too (its stream reads do not: Lambda's
+    // poller is not ours to fault); a failed page is folded again, as Lambda retries a batch.
+    let counter = crate::counting::StreamCounter::new(&direct, &table, faulty_store).await;
+    let mut folded = crate::counting::FoldTotals::default();
 
     let started = Instant::now();
     let mut webhook_retries = 0;
@@ -335,6 +344,9 @@ pub async fn run(percent: u64, statuses: usize, synthetic: usize, seed: u64) -> 
         }
         idle_since = None;
         batches += 1;
+        if batches % 25 == 0 {
+            folded.add(&counter.catch_up().await);
+        }
         let records: Vec<QueuedRecord> = messages
             .iter()
             .map(|m| QueuedRecord {
@@ -360,6 +372,7 @@ pub async fn run(percent: u64, statuses: usize, synthetic: usize, seed: u64) -> 
                 .await;
         }
     }
+    folded.add(&counter.catch_up().await);
     let seconds = started.elapsed().as_secs_f64();
     let dead_letters = sqs_direct
         .get_queue_attributes()
@@ -385,6 +398,7 @@ pub async fn run(percent: u64, statuses: usize, synthetic: usize, seed: u64) -> 
         batches,
         seconds,
         dead_letters,
+        folded,
         snapshot: snapshot(&ddb_direct, &table).await,
         expected_campaigns: expected["campaigns"].clone(),
     }

@@ -126,6 +126,7 @@ pub fn attribute<'m>(message: &'m Message, name: &str) -> Option<&'m str> {
         .and_then(|v| v.string_value())
 }
 
+pub mod counting;
 pub mod deployed;
 pub mod fault_run;
 pub mod faults;
@@ -168,6 +169,14 @@ pub async fn create_test_table(ddb: &aws_sdk_dynamodb::Client) -> String {
         .set_attribute_definitions(Some(desc.attribute_definitions().to_vec()))
         .set_key_schema(Some(desc.key_schema().to_vec()))
         .set_global_secondary_indexes((!gsis.is_empty()).then_some(gsis))
+        // As the template's table: the counters fold reads message changes from it.
+        .stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewAndOldImages)
+                .build()
+                .unwrap(),
+        )
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await

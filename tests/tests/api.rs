@@ -4,6 +4,7 @@
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt};
+use pipeline_tests::counting::StreamCounter;
 use pipeline_tests::world::World;
 use pipeline_tests::*;
 use serde_json::{json, Value};
@@ -26,6 +27,8 @@ struct Harness {
     secrets: TenantSecrets,
     ddb: aws_sdk_dynamodb::Client,
     table: String,
+    /// The table's stream folded into counters, as the deployed counters function does.
+    counter: StreamCounter,
 }
 
 async fn harness() -> Harness {
@@ -66,6 +69,8 @@ async fn harness_with_graph(graph_url: &str) -> Harness {
         let outcome = processor.process(&[r]).await;
         assert!(outcome.failed.is_empty() && outcome.parked.is_empty());
     }
+    let counter = StreamCounter::new(&aws, &table, store.clone()).await;
+    counter.catch_up().await;
     let config = ApiConfig {
         table_name: table,
         auth: AuthConfig {
@@ -110,6 +115,7 @@ async fn harness_with_graph(graph_url: &str) -> Harness {
         secrets: TenantSecrets::new(secretsmanager, &config.tenant_secrets_prefix),
         ddb,
         table: config.table_name.clone(),
+        counter,
     }
 }
 
@@ -419,6 +425,7 @@ async fn management_actions_need_org_admin_and_are_audited() {
     let (_, b) = post(&h, "/messages", &admin, Some(batch)).await;
     assert_eq!(b["results"][0]["result"], "already_registered");
     assert_eq!(b["results"][1]["result"], "registered");
+    h.counter.catch_up().await;
     let (_, b) = get(&h, "/campaigns/c-acme-2", &admin).await;
     assert_eq!(b["registered"], 5);
 

@@ -2,6 +2,7 @@
 //! events/meta/ and asserting the effects events/README.md gives for each.
 
 use aws_lambda_events::sqs::SqsEvent;
+use pipeline_tests::counting::StreamCounter;
 use pipeline_tests::faults::{FaultProxy, ThrottleRule};
 use pipeline_tests::world::World;
 use pipeline_tests::*;
@@ -14,6 +15,8 @@ struct Pipeline {
     store: Store,
     processor: Processor,
     queues: TestQueues,
+    /// The table's stream folded into counters, as the deployed counters function does.
+    counter: StreamCounter,
 }
 
 async fn pipeline_with(register: bool, dynamodb: Option<aws_sdk_dynamodb::Client>) -> Pipeline {
@@ -28,6 +31,7 @@ async fn pipeline_with(register: bool, dynamodb: Option<aws_sdk_dynamodb::Client
         dynamodb.unwrap_or_else(|| aws_sdk_dynamodb::Client::new(&aws)),
         &table,
     );
+    let counter = StreamCounter::new(&aws, &table, processor_store.clone()).await;
     let processor = Processor::new(
         processor_store,
         Queue::new(queues.sqs.clone(), &queues.dead_letter_url, 256 * 1024),
@@ -38,6 +42,7 @@ async fn pipeline_with(register: bool, dynamodb: Option<aws_sdk_dynamodb::Client
         store,
         processor,
         queues,
+        counter,
     }
 }
 
@@ -92,7 +97,9 @@ impl Pipeline {
         item["delivery"].as_s().unwrap().clone()
     }
 
+    /// The campaign, once the counters fold has caught up with every change so far.
     async fn campaign(&self, id: &str) -> CampaignRecord {
+        self.counter.catch_up().await;
         let tenant = &self.world.campaign(id).tenant;
         self.store.campaign(tenant, id).await.unwrap().unwrap()
     }
@@ -227,6 +234,7 @@ async fn pricing_conversation_and_errors_are_stored_on_the_message() {
 async fn failed_error_codes_are_counted_per_campaign() {
     let p = pipeline().await;
     p.each(&["status_failed.json"]).await;
+    p.counter.catch_up().await;
     let tenant = "acme";
     let item = p
         .store
@@ -1045,16 +1053,32 @@ async fn an_account_ban_pauses_every_active_campaign_of_that_waba_only() {
 #[tokio::test]
 async fn every_applied_change_lands_in_the_tenants_feed_in_order() {
     let p = pipeline().await;
-    p.each(&[
-        "status_sent.json",
-        "status_delivered.json",
-        "template_approved.json",
-    ])
-    .await;
+    // Statuses reach the feed through the counters fold, templates from the processor.
+    for fixture in ["status_sent.json", "status_delivered.json"] {
+        p.each(&[fixture]).await;
+        p.counter.catch_up().await;
+    }
+    p.each(&["template_approved.json"]).await;
     let feed = p.items(keys::feed("acme")).await;
     let kinds: Vec<_> = feed.iter().filter_map(|f| st(f, "kind")).collect();
-    assert_eq!(&kinds[..2], &["message_status", "message_status"]);
-    assert!(kinds.contains(&"template".to_owned()));
+    assert_eq!(
+        kinds[..3],
+        ["message_statuses", "message_statuses", "template"]
+    );
+    let updates: Vec<serde_json::Value> = feed[..2]
+        .iter()
+        .map(|f| serde_json::from_str(&st(f, "summary").unwrap()).unwrap())
+        .collect();
+    let (_, m1) = p.world.message("c-acme-1/m1");
+    assert_eq!(updates[0]["campaign_id"], "c-acme-1");
+    assert_eq!(
+        updates[0]["updates"],
+        serde_json::json!([{"wamid": m1, "from": "pending", "to": "sent"}])
+    );
+    assert_eq!(
+        updates[1]["updates"],
+        serde_json::json!([{"wamid": m1, "from": "sent", "to": "delivered"}])
+    );
     assert!(feed.iter().all(|f| n(f, "expires_at").is_some()));
     let ids: Vec<_> = feed.iter().filter_map(|f| st(f, "sk")).collect();
     let mut sorted = ids.clone();
@@ -1064,6 +1088,44 @@ async fn every_applied_change_lands_in_the_tenants_feed_in_order() {
         "feed ids sort in the order changes were applied"
     );
     assert!(p.items(keys::feed("globex")).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_stream_batch_folded_again_counts_once_even_when_the_retry_reaches_further() {
+    let p = pipeline().await;
+    p.counter.catch_up().await;
+    p.each(&["status_sent.json", "status_delivered.json"]).await;
+    let first = p.counter.read().await.concat();
+    p.each(&["status_read.json"]).await;
+    let more = p.counter.read().await.concat();
+    assert_eq!((first.len(), more.len()), (2, 1));
+
+    let fold = p.counter.fold();
+    let once = fold.apply(&first).await.unwrap();
+    assert_eq!((once.runs_applied, once.runs_found_applied), (1, 0));
+    let feed = p.items(keys::feed("acme")).await;
+    assert_eq!(feed.len(), 1, "one feed item for the run");
+
+    // Lambda retries the same batch: the ledger has it, nothing is counted twice, and the feed
+    // item is written again identically.
+    let again = fold.apply(&first).await.unwrap();
+    assert_eq!((again.runs_applied, again.runs_found_applied), (0, 1));
+    assert_eq!(p.items(keys::feed("acme")).await, feed);
+    assert_eq!(p.reached("c-acme-1").await, (1, 1, 0, 0));
+
+    // A retry that reaches further: the part applied before is found, the rest counted once.
+    let longer: Vec<_> = first.iter().chain(&more).cloned().collect();
+    let extended = fold.apply(&longer).await.unwrap();
+    assert_eq!((extended.runs_applied, extended.runs_found_applied), (1, 1));
+    let repeated = fold.apply(&longer).await.unwrap();
+    assert_eq!((repeated.runs_applied, repeated.runs_found_applied), (0, 2));
+    assert_eq!(p.reached("c-acme-1").await, (1, 1, 1, 0));
+    let c = p.campaign("c-acme-1").await;
+    assert_eq!(
+        (c.current_sent, c.current_delivered, c.current_read),
+        (0, 0, 1)
+    );
+    assert_eq!(p.items(keys::feed("acme")).await.len(), 2);
 }
 
 mod properties {

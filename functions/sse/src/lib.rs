@@ -278,7 +278,7 @@ impl Feed {
             Ok(items) => {
                 let full = items.len() == PAGE as usize;
                 for item in items {
-                    if let Some(message) = Message::from_feed(&item) {
+                    for message in Message::from_feed(&item) {
                         if message.kind.in_stream(self.stream) {
                             if let Some(event) = sse::event(&message) {
                                 self.queue.push_back(event);

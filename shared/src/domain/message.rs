@@ -1,6 +1,6 @@
 //! One message's record: what a set of observed statuses changes in it, decided without I/O.
 
-use super::status::{Counters, Delivery};
+use super::status::Delivery;
 use std::collections::BTreeMap;
 
 /// Why a failed message failed (the first error of a `failed` status).
@@ -115,17 +115,6 @@ pub struct MessageChange {
     pub failure: Option<FailureReason>,
     pub recipient_id: Option<String>,
     pub biz_opaque_callback_data: Option<String>,
-    /// `(campaign, deltas, failure code counted)` when the message is attributed and moved.
-    pub counters: Option<CampaignDelta>,
-}
-
-/// What a message change moves on its campaign.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CampaignDelta {
-    pub campaign_id: String,
-    pub counters: Counters,
-    /// The error code to count once, when the message has just become failed.
-    pub failed_with: Option<i64>,
 }
 
 impl MessageChange {
@@ -201,16 +190,6 @@ pub fn decide(state: &MessageState, observations: &[Observation]) -> Option<Mess
     if nothing_new {
         return None;
     }
-    let counters = match (&state.campaign_id, moved) {
-        (Some(campaign_id), true) => Some(CampaignDelta {
-            campaign_id: campaign_id.clone(),
-            counters: Counters::delta(state.delivery, delivery),
-            failed_with: (delivery == Delivery::Failed)
-                .then(|| failure.as_ref().map(|f| f.code))
-                .flatten(),
-        }),
-        _ => None,
-    };
     Some(MessageChange {
         expected_version: state.version,
         delivery,
@@ -220,20 +199,7 @@ pub fn decide(state: &MessageState, observations: &[Observation]) -> Option<Mess
         failure,
         recipient_id,
         biz_opaque_callback_data: callback,
-        counters,
     })
-}
-
-/// What registering a message (the sender's acknowledgement) moves on its campaign: the
-/// contribution of whatever state statuses that arrived first already put it in.
-pub fn registration_delta(state: &MessageState, campaign_id: &str) -> CampaignDelta {
-    CampaignDelta {
-        campaign_id: campaign_id.to_owned(),
-        counters: Counters::of(state.delivery),
-        failed_with: (state.delivery == Delivery::Failed)
-            .then_some(state.failure_code)
-            .flatten(),
-    }
 }
 
 /// Applies a decided change to a state, as the store does (for tests and the in-batch fold).
@@ -348,27 +314,23 @@ mod tests {
         let late = decide(&after, &[obs("sent", 1)]).unwrap();
         assert_eq!(late.delivery, Delivery::Read);
         assert_eq!(late.reached_at, vec![(Delivery::Sent, 1)]);
-        assert_eq!(late.counters, None);
     }
 
     #[test]
-    fn an_unattributed_message_keeps_its_state_but_moves_no_counter() {
+    fn an_unattributed_message_keeps_its_state() {
         let change = decide(&MessageState::default(), &[obs("delivered", 6)]).unwrap();
         assert_eq!(change.delivery, Delivery::Delivered);
-        assert_eq!(change.counters, None);
         let state = apply(&MessageState::default(), &change);
-        let on_register = registration_delta(&state, "c-1");
-        assert_eq!(on_register.counters, Counters::of(Delivery::Delivered));
+        assert_eq!(state.delivery, Delivery::Delivered);
+        assert_eq!(state.campaign_id, None);
     }
 
     #[test]
-    fn becoming_failed_counts_its_error_code_once() {
+    fn becoming_failed_keeps_its_first_error_once() {
         let state = attributed();
         let change = decide(&state, &[obs("sent", 1), obs("failed", 3)]).unwrap();
-        let delta = change.counters.clone().unwrap();
-        assert_eq!(delta.failed_with, Some(131026));
-        assert_eq!(delta.counters.reached_failed, 1);
-        assert_eq!(delta.counters.reached_sent, 0);
+        assert_eq!(change.delivery, Delivery::Failed);
+        assert_eq!(change.failure.as_ref().map(|f| f.code), Some(131026));
         let after = apply(&state, &change);
         assert_eq!(decide(&after, &[obs("failed", 3), obs("sent", 1)]), None);
     }
@@ -378,7 +340,7 @@ mod tests {
         let state = attributed();
         let change = decide(&state, &[obs("teleported", 5)]).unwrap();
         assert_eq!(change.unknown_statuses, vec!["teleported".to_owned()]);
-        assert_eq!(change.counters, None);
+        assert_eq!(change.delivery, Delivery::Pending);
         assert_eq!(
             decide(&apply(&state, &change), &[obs("teleported", 5)]),
             None
@@ -387,7 +349,8 @@ mod tests {
 
     proptest! {
         /// Any split of any permutation of statuses into successive batches ends in the same
-        /// state and the same total counter movement as processing them all at once.
+        /// state as processing them all at once (the counters follow from the state:
+        /// `domain::counters`).
         #[test]
         fn batches_in_any_order_converge(
             picks in prop::collection::vec(0usize..5, 1..10),
@@ -401,14 +364,12 @@ mod tests {
 
             let run = |batches: Vec<Vec<Observation>>| {
                 let mut state = attributed();
-                let mut total = Counters::default();
                 for batch in batches {
                     if let Some(change) = decide(&state, &batch) {
-                        if let Some(d) = &change.counters { total.add(&d.counters); }
                         state = apply(&state, &change);
                     }
                 }
-                (state.delivery, state.reached_at, total)
+                (state.delivery, state.reached_at, state.failure_code)
             };
             let mut batches = vec![vec![]];
             for (i, o) in list.iter().enumerate() {
@@ -418,7 +379,6 @@ mod tests {
             let once = run(vec![list.clone()]);
             let split = run(batches);
             prop_assert_eq!(&once, &split);
-            prop_assert_eq!(once.2, Counters::of(once.0));
         }
     }
 }

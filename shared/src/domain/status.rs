@@ -122,7 +122,8 @@ impl Counters {
         Self::of(new).minus(&Self::of(old))
     }
 
-    fn minus(&self, o: &Self) -> Self {
+    /// `self - o`.
+    pub fn minus(&self, o: &Self) -> Self {
         Self {
             reached_sent: self.reached_sent - o.reached_sent,
             reached_delivered: self.reached_delivered - o.reached_delivered,

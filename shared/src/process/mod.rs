@@ -18,7 +18,7 @@ use crate::domain::status::Delivery;
 use crate::meta::payload::Status;
 use crate::meta::{self, Event, EventKind, Notification};
 use crate::queue::{OutgoingMessage, Queue};
-use crate::store::{FeedEntry, MessageKey, Store, StoreError};
+use crate::store::{MessageKey, Store, StoreError};
 use futures::stream::{self, StreamExt};
 use routing::{RouteCache, Routes};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -354,17 +354,7 @@ impl Processor {
             let Some(change) = message::decide(&state, observations) else {
                 return Ok(false);
             };
-            let feed = change.transitioned(state.delivery).then(|| FeedEntry {
-                kind: "message_status",
-                summary: serde_json::json!({
-                    "wamid": key.wamid,
-                    "campaign_id": state.campaign_id,
-                    "from": state.delivery.as_str(),
-                    "to": change.delivery.as_str(),
-                })
-                .to_string(),
-            });
-            match self.store.write_message(key, &change, feed).await {
+            match self.store.write_message(key, &change).await {
                 Ok(()) => {
                     if state.campaign_id.is_none() && change.transitioned(state.delivery) {
                         info!(

@@ -1,7 +1,7 @@
 //! Realtime: what a table change means to a connected client, and who may hear it.
 //!
-//! The processor appends a feed item for every applied change and moves campaign counters in
-//! the same table; the table's stream carries both. [`plan`] turns one stream batch into the
+//! The processor and the counters fold append feed items for applied changes, and the fold moves
+//! campaign counters in the same table; the table's stream carries both. [`plan`] turns one stream batch into the
 //! messages to push, per tenant and per audience, coalescing per campaign: however many statuses
 //! of a campaign a batch holds, subscribers of `reports` get one `campaign_progress` for it with
 //! the counters of its last image. Per-message `report_update`s go only to connections
@@ -84,7 +84,7 @@ impl Kind {
     /// The kind a feed item of `feed_kind` becomes.
     pub fn of_feed(feed_kind: &str) -> Option<Self> {
         Some(match feed_kind {
-            "message_status" => Self::ReportUpdate,
+            "message_status" | "message_statuses" => Self::ReportUpdate,
             "template" => Self::TemplateUpdate,
             "campaign_paused" => Self::CampaignPaused,
             "campaign_resumed" => Self::CampaignResumed,
@@ -153,21 +153,53 @@ pub struct Message {
 }
 
 impl Message {
-    /// A message from a feed item; `None` for kinds clients do not receive.
-    pub fn from_feed(feed: &FeedImage) -> Option<Self> {
-        let kind = Kind::of_feed(&feed.kind)?;
-        let data: serde_json::Value = serde_json::from_str(&feed.summary).ok()?;
+    /// The messages of a feed item; none for kinds clients do not receive. A
+    /// `message_statuses` item (one run of the counters fold) holds many messages' moves and
+    /// becomes one `report_update` each; only the last carries the item's id, so a client that
+    /// resumes from it has had them all.
+    pub fn from_feed(feed: &FeedImage) -> Vec<Self> {
+        let Some(kind) = Kind::of_feed(&feed.kind) else {
+            return Vec::new();
+        };
+        let Ok(data) = serde_json::from_str::<serde_json::Value>(&feed.summary) else {
+            return Vec::new();
+        };
         let campaign_id = data
             .get("campaign_id")
             .and_then(|c| c.as_str())
             .map(str::to_owned);
-        Some(Self {
-            v: VERSION,
-            kind,
-            id: Some(feed.sk.clone()),
-            campaign_id,
-            data,
-        })
+        if feed.kind != "message_statuses" {
+            return vec![Self {
+                v: VERSION,
+                kind,
+                id: Some(feed.sk.clone()),
+                campaign_id,
+                data,
+            }];
+        }
+        let updates = data
+            .get("updates")
+            .and_then(|u| u.as_array())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let last = updates.len().saturating_sub(1);
+        updates
+            .iter()
+            .enumerate()
+            .map(|(i, update)| {
+                let mut data = update.clone();
+                if let Some(fields) = data.as_object_mut() {
+                    fields.insert("campaign_id".into(), campaign_id.clone().into());
+                }
+                Self {
+                    v: VERSION,
+                    kind,
+                    id: (i == last).then(|| feed.sk.clone()),
+                    campaign_id: campaign_id.clone(),
+                    data,
+                }
+            })
+            .collect()
     }
 
     /// Who hears it: a connection hears a message when it listens to any of these topics.
@@ -251,8 +283,9 @@ pub fn plan(changes: &[Change]) -> BTreeMap<String, Vec<Message>> {
     for change in changes {
         match change {
             Change::Feed { tenant_id, feed } => {
-                if let Some(m) = Message::from_feed(feed) {
-                    out.entry(tenant_id.clone()).or_default().push(m);
+                let messages = Message::from_feed(feed);
+                if !messages.is_empty() {
+                    out.entry(tenant_id.clone()).or_default().extend(messages);
                 }
             }
             Change::Campaign { before, after } => {
@@ -331,6 +364,47 @@ mod tests {
             1001
         );
         assert!(acme.iter().all(|m| m.to_frame().is_some()));
+    }
+
+    #[test]
+    fn a_folded_feed_item_becomes_one_report_update_per_message_and_only_the_last_has_its_id() {
+        let changes = vec![feed(
+            "0192",
+            "message_statuses",
+            serde_json::json!({"campaign_id": "c1", "updates": [
+                {"wamid": "w1", "from": "pending", "to": "sent"},
+                {"wamid": "w2", "from": "sent", "to": "read"},
+            ]}),
+        )];
+        let acme = &plan(&changes)["acme"];
+        assert_eq!(acme.len(), 2);
+        assert!(acme.iter().all(|m| m.kind == Kind::ReportUpdate
+            && m.campaign_id.as_deref() == Some("c1")
+            && m.data["campaign_id"] == "c1"));
+        assert_eq!(acme[1].data["wamid"], "w2");
+        assert_eq!(acme[1].data["to"], "read");
+        assert_eq!(
+            (acme[0].id.as_deref(), acme[1].id.as_deref()),
+            (None, Some("0192"))
+        );
+        // An item without updates, or with a summary that is not JSON, sends nothing.
+        let empty = vec![
+            feed(
+                "1",
+                "message_statuses",
+                serde_json::json!({"campaign_id": "c1"}),
+            ),
+            Change::Feed {
+                tenant_id: "acme".into(),
+                feed: FeedImage {
+                    pk: "TENANT#acme#FEED".into(),
+                    sk: "2".into(),
+                    kind: "message_statuses".into(),
+                    summary: "{".into(),
+                },
+            },
+        ];
+        assert!(plan(&empty).is_empty());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub const MESSAGE_SK: &str = "MESSAGE";
 pub const ROUTE_SK: &str = "ROUTE";
 pub const SETTINGS_SK: &str = "SETTINGS";
+pub const LEDGER_SK: &str = "LEDGER";
 /// The index whose keys are `gsi1pk` / `gsi1sk`.
 pub const GSI1: &str = "gsi1";
 
@@ -71,6 +72,11 @@ pub fn audit(tenant_id: &str) -> String {
 /// A tenant's change feed for realtime clients.
 pub fn feed(tenant_id: &str) -> String {
     format!("TENANT#{tenant_id}#FEED")
+}
+
+/// The counters fold's ledger entry of a run of stream records, named by its first record.
+pub fn counted_run(first_event_id: &str) -> String {
+    format!("COUNTED#{first_event_id}")
 }
 
 /// Events no tenant could be found for.

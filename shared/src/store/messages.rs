@@ -1,13 +1,12 @@
 //! Message (campaign-log) items: one per (tenant, wamid). State changes are conditional on the
-//! version read, and move campaign counters in the same transaction, so each real transition
-//! counts exactly once.
+//! version read, so each real transition is written exactly once; the table's stream then moves
+//! the campaign counters (`crate::counters`).
 
 use super::expr::Expr;
-use super::records::FeedEntry;
 use super::{dynamo, key, keys, n, now, s, Item, Store, StoreError};
-use crate::domain::message::{registration_delta, CampaignDelta, MessageChange, MessageState};
+use crate::domain::message::{MessageChange, MessageState};
 use crate::domain::status::Delivery;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -207,50 +206,23 @@ impl Store {
         }
     }
 
-    /// Writes a decided change, conditional on the version it was decided from; the campaign's
-    /// counters and a feed entry go in the same transaction. `Conflict` when the message changed
-    /// since it was read: read again and decide again.
+    /// Writes a decided change: one plain update, conditional on the version it was decided
+    /// from (1 write unit). `Conflict` when the message changed since it was read: read again
+    /// and decide again. Campaign counters and the realtime feed follow from the table's stream
+    /// (`crate::counters`).
     pub async fn write_message(
         &self,
         message: &MessageKey,
         change: &MessageChange,
-        feed: Option<FeedEntry>,
     ) -> Result<(), StoreError> {
-        let update = message_update(message, change);
-        let campaign = change
-            .counters
-            .as_ref()
-            .map(|delta| campaign_counters(&message.tenant_id, delta, false));
-        if campaign.is_none() && feed.is_none() {
-            // One item: a plain conditional update costs half a transaction.
-            return self
-                .update(message.item_key(), update, None)
-                .await
-                .map(|_| ());
-        }
-        let mut items = vec![TransactWriteItem::builder()
-            .update(self.update_in_transaction(message.item_key(), update)?)
-            .build()];
-        if let Some((key, e)) = campaign {
-            items.push(
-                TransactWriteItem::builder()
-                    .update(self.update_in_transaction(key, e)?)
-                    .build(),
-            );
-        }
-        if let Some(feed) = feed {
-            items.push(
-                TransactWriteItem::builder()
-                    .put(self.feed_put(&message.tenant_id, &feed)?)
-                    .build(),
-            );
-        }
-        self.transact(items).await
+        self.update(message.item_key(), message_update(message, change), None)
+            .await
+            .map(|_| ())
     }
 
-    /// Attributes a message to its campaign (the send acknowledgement). Idempotent; when statuses
-    /// arrived first, the campaign's counters take the state they reached, in the same
-    /// transaction, so the totals end the same whichever came first.
+    /// Attributes a message to its campaign (the send acknowledgement): one conditional update.
+    /// Idempotent. Statuses may have come first: the counters fold counts the message in the
+    /// state it has when it is attributed, so the totals end the same whichever came first.
     pub async fn register_message(
         &self,
         tenant_id: &str,
@@ -273,7 +245,6 @@ impl Store {
                 }
                 None => {}
             }
-            let delta = registration_delta(&state, &registration.campaign_id);
             let mut e = Expr::new();
             e.set("entity", s("message"))
                 .set("tenant_id", s(tenant_id))
@@ -293,17 +264,8 @@ impl Store {
                 .set_opt("recipient_id", registration.recipient_id.clone().map(s))
                 .set_opt("template_id", registration.template_id.map(n));
             version_condition(&mut e, state.version);
-            let (campaign_key, campaign) = campaign_counters(tenant_id, &delta, true);
-            let items = vec![
-                TransactWriteItem::builder()
-                    .update(self.update_in_transaction(message.item_key(), e)?)
-                    .build(),
-                TransactWriteItem::builder()
-                    .update(self.update_in_transaction(campaign_key, campaign)?)
-                    .build(),
-            ];
-            match self.transact(items).await {
-                Ok(()) => {
+            match self.update(message.item_key(), e, None).await {
+                Ok(_) => {
                     return Ok(RegistrationOutcome::Registered {
                         delivery: state.delivery,
                     })
@@ -355,72 +317,6 @@ fn message_update(message: &MessageKey, change: &MessageChange) -> Expr {
         );
     version_condition(&mut e, change.expected_version);
     e
-}
-
-/// Counter deltas on the campaign; `registration` also counts one more registered message.
-fn campaign_counters(tenant_id: &str, delta: &CampaignDelta, registration: bool) -> (Item, Expr) {
-    let mut e = Expr::new();
-    e.set("updated_at", n(now()));
-    if registration {
-        e.add("registered", n(1));
-    }
-    for (attribute, value) in delta.counters.non_zero() {
-        e.add(attribute, n(value));
-    }
-    if let Some(code) = delta.failed_with {
-        e.add(&format!("error_{code}"), n(1));
-    }
-    let pk = e.name("pk");
-    e.condition(format!("attribute_exists({pk})"));
-    (
-        key(keys::tenant(tenant_id), keys::campaign(&delta.campaign_id)),
-        e,
-    )
-}
-
-impl Store {
-    /// Runs a transaction: `Conflict` when the first item's condition failed, `Refused` when
-    /// another item's did (a campaign that does not exist).
-    pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => match e.into_service_error() {
-                aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
-                    let codes: Vec<&str> = c
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|r| r.code().unwrap_or("None"))
-                        .collect();
-                    match codes.iter().position(|code| *code == "ConditionalCheckFailed") {
-                        Some(0) => Err(StoreError::Conflict),
-                        Some(_) => Err(StoreError::Refused("a related item does not exist")),
-                        // Another transaction held one of the items (the campaign's counters are
-                        // shared by all its messages): read again and retry, like a lost race.
-                        None if codes.contains(&"TransactionConflict") => Err(StoreError::Conflict),
-                        // Throttling: transient, the record is retried through SQS.
-                        None => Err(StoreError::Dynamo(Box::new(
-                            aws_sdk_dynamodb::Error::TransactionCanceledException(c),
-                        ))),
-                    }
-                }
-                other => Err(StoreError::Dynamo(Box::new(other.into()))),
-            },
-        }
-    }
-
-    pub(crate) fn feed_put(&self, tenant_id: &str, feed: &FeedEntry) -> Result<Put, StoreError> {
-        Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(feed.item(tenant_id)))
-            .build()
-            .map_err(|_| StoreError::Refused("feed item could not be built"))
-    }
 }
 
 /// Condition: the item is at the version the change was decided from (absent for version 0).

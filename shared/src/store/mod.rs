@@ -3,6 +3,7 @@
 
 mod campaigns;
 mod connections;
+mod counters;
 mod expr;
 pub mod keys;
 mod messages;
@@ -14,6 +15,7 @@ mod templates;
 
 pub use campaigns::{CampaignRecord, HoldOutcome, NewCampaign, ReleaseOutcome, ACTIVE, PAUSED};
 pub use connections::{Connection, CONNECTION_TTL_SECONDS};
+pub use counters::{RunApplied, LEDGER_TTL_SECONDS};
 pub use messages::{MessageKey, Registration, RegistrationOutcome};
 pub use notifications::DELIVERY_TTL_SECONDS;
 pub use records::{stable_id, AlertRecord, FeedEntry};

@@ -36,14 +36,19 @@ pub struct FeedEntry {
 impl FeedEntry {
     /// The feed item; its sort key is a UUIDv7, time-ordered and unique.
     pub fn item(&self, tenant_id: &str) -> Item {
-        let id = uuid::Uuid::now_v7().to_string();
+        self.item_with_id(tenant_id, uuid::Uuid::now_v7().to_string(), now())
+    }
+
+    /// The feed item under a given sort key, created at `created_at` (both derived by the
+    /// caller, so that writing it again is idempotent).
+    pub fn item_with_id(&self, tenant_id: &str, id: String, created_at: u64) -> Item {
         let mut item = key(keys::feed(tenant_id), id.clone());
         item.insert("entity".into(), s("feed"));
         item.insert("id".into(), s(id));
         item.insert("kind".into(), s(self.kind));
         item.insert("summary".into(), s(&self.summary));
-        item.insert("created_at".into(), n(now()));
-        item.insert("expires_at".into(), n(now() + FEED_TTL_SECONDS));
+        item.insert("created_at".into(), n(created_at));
+        item.insert("expires_at".into(), n(created_at + FEED_TTL_SECONDS));
         item
     }
 }

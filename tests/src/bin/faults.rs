@@ -79,6 +79,14 @@ async fn main() {
     for r in &reports {
         println!("  {:>3}%: {}", r.percent, logs(r));
     }
+    println!("counters fold (through the same proxy), per run:");
+    for r in &reports {
+        let f = &r.folded;
+        println!(
+            "  {:>3}%: {} changes in {} pages; {} runs written, {} failed attempts folded again, {} runs found already written by an attempt whose answer was lost",
+            r.percent, f.changes, f.pages, f.runs_applied, f.failed_attempts, f.runs_found_applied
+        );
+    }
     if !ok {
         std::process::exit(1);
     }

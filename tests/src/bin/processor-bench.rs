@@ -4,9 +4,11 @@
 //! the deployed table. Webhook bodies carry 1, 10 or 100 statuses (Meta sends one or many per
 //! POST) for registered messages of the seeded world's acme number: sent, delivered, then read.
 //!
-//! The processor's DynamoDB calls are routed through a counting proxy (its
-//! `AWS_ENDPOINT_URL_DYNAMODB`, set on the deployed function by infra/local/function-env.py), so
-//! requests per status are the processor's own, whatever the emulator's speed.
+//! The DynamoDB calls of the processor and of the counters function (which folds the table's
+//! stream into the campaign counters) are routed through a counting proxy each (their
+//! `AWS_ENDPOINT_URL_DYNAMODB`, set on the deployed functions by infra/local/function-env.py), so
+//! requests per status are each function's own, whatever the emulator's speed. Write units are
+//! derived from them in docs/cost.md.
 
 use pipeline_tests::deployed::{campaign_with_messages, stack as env, status_body};
 use pipeline_tests::faults::{FaultProxy, ThrottleRule};
@@ -17,12 +19,12 @@ use std::time::{Duration, Instant};
 
 const MESSAGES: usize = 300;
 
-/// Sets variables of the deployed processor (the emulator restarts its processes).
-fn set_processor_env(vars: &[(&str, &str)]) {
+/// Sets variables of a deployed function (the emulator restarts its processes).
+fn set_function_env(function: &str, vars: &[(&str, &str)]) {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let status = Command::new(format!("{root}/.venv/bin/python"))
         .arg(format!("{root}/infra/local/function-env.py"))
-        .arg("processor")
+        .arg(function)
         .args(vars.iter().map(|(k, v)| format!("{k}={v}")))
         .status()
         .expect("run infra/local/function-env.py");
@@ -63,21 +65,32 @@ async fn main() {
     let sqs = aws_sdk_sqs::Client::new(&aws);
     World::load().seed(&store, true).await;
 
-    let proxy = FaultProxy::start(
-        &env("AWS_ENDPOINT_URL"),
-        ThrottleRule {
-            operations: vec![],
-            marker: String::new(),
-        },
-    )
-    .await;
-    set_processor_env(&[("AWS_ENDPOINT_URL_DYNAMODB", &proxy.endpoint)]);
-
-    println!("Deployed processor (release), real SQS mapping (the emulator caps a batch at 10 records), {MESSAGES} messages x 3 statuses per row.\n");
-    println!(
-        "| statuses per body | statuses | seconds | statuses/s | DynamoDB requests per status |"
+    let endpoint = env("AWS_ENDPOINT_URL");
+    let counting = || {
+        FaultProxy::start(
+            &endpoint,
+            ThrottleRule {
+                operations: vec![],
+                marker: String::new(),
+            },
+        )
+    };
+    let proxy = counting().await;
+    let counters_proxy = counting().await;
+    set_function_env(
+        "processor",
+        &[("AWS_ENDPOINT_URL_DYNAMODB", &proxy.endpoint)],
     );
-    println!("|---:|---:|---:|---:|---|");
+    set_function_env(
+        "counters",
+        &[("AWS_ENDPOINT_URL_DYNAMODB", &counters_proxy.endpoint)],
+    );
+
+    println!("Deployed processor and counters functions (release), real SQS and stream mappings (the emulator caps an SQS batch at 10 records), {MESSAGES} messages x 3 statuses per row.\n");
+    println!(
+        "| statuses per body | statuses | seconds (to counted) | statuses/s | processor: DynamoDB requests per status | counters: DynamoDB requests per status |"
+    );
+    println!("|---:|---:|---:|---:|---|---|");
     for per_body in [1usize, 10, 100] {
         let (campaign, wamids) =
             campaign_with_messages(&store, &format!("bench-{per_body}"), MESSAGES).await;
@@ -89,6 +102,7 @@ async fn main() {
         let statuses = MESSAGES * 3;
 
         proxy.requests.lock().unwrap().clear();
+        counters_proxy.requests.lock().unwrap().clear();
         let started = Instant::now();
         enqueue(&sqs, &queue, &bodies).await;
         loop {
@@ -107,15 +121,19 @@ async fn main() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let seconds = started.elapsed().as_secs_f64();
-        let requests = proxy.requests.lock().unwrap().clone();
-        let per_status: Vec<String> = requests
-            .iter()
-            .map(|(op, count)| format!("{op} {:.2}", *count as f64 / statuses as f64))
-            .collect();
+        let per_status = |proxy: &FaultProxy| {
+            let requests = proxy.requests.lock().unwrap().clone();
+            requests
+                .iter()
+                .map(|(op, count)| format!("{op} {:.3}", *count as f64 / statuses as f64))
+                .collect::<Vec<String>>()
+                .join(", ")
+        };
         println!(
-            "| {per_body} | {statuses} | {seconds:.2} | {:.0} | {} |",
+            "| {per_body} | {statuses} | {seconds:.2} | {:.0} | {} | {} |",
             statuses as f64 / seconds,
-            per_status.join(", ")
+            per_status(&proxy),
+            per_status(&counters_proxy)
         );
     }
 

@@ -1,0 +1,356 @@
+//! Campaign counters as a fold of message changes, decided without I/O.
+//!
+//! A message adds to its campaign: one `registered`, the funnel and current-state counts of its
+//! delivery ([`Counters::of`]), and one on its error code when it failed. A change of a message
+//! moves its campaign by `contribution(after) − contribution(before)`. Summed over every change
+//! of every message, that telescopes to the sum of the messages' current contributions, in any
+//! order the changes are counted. So the counters are exact whenever each change is counted
+//! exactly once, which the store's ledger guarantees (see `crate::counters`).
+
+use super::status::{Counters, Delivery};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+/// A campaign across tenants: `(tenant_id, campaign_id)`.
+pub type CampaignRef = (String, String);
+
+/// The fields of a message item (a stream image) that counting reads.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct MessageImage {
+    pub tenant_id: String,
+    pub wamid: String,
+    #[serde(default)]
+    pub campaign_id: Option<String>,
+    #[serde(default)]
+    pub delivery: Option<String>,
+    #[serde(default)]
+    pub error_code: Option<i64>,
+}
+
+impl MessageImage {
+    pub fn delivery(&self) -> Delivery {
+        self.delivery
+            .as_deref()
+            .and_then(Delivery::parse)
+            .unwrap_or_default()
+    }
+}
+
+/// What messages add to a campaign's counters (one message's contribution, or a sum of deltas).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Tally {
+    pub registered: i64,
+    pub counters: Counters,
+    /// Failed messages by error code (`error_<code>` on the campaign item).
+    pub errors: BTreeMap<i64, i64>,
+}
+
+impl Tally {
+    /// One registered message in state `delivery`, failed with `error_code` when it failed.
+    pub fn of(delivery: Delivery, error_code: Option<i64>) -> Self {
+        let mut errors = BTreeMap::new();
+        if let (Delivery::Failed, Some(code)) = (delivery, error_code) {
+            errors.insert(code, 1);
+        }
+        Self {
+            registered: 1,
+            counters: Counters::of(delivery),
+            errors,
+        }
+    }
+
+    /// Adds `other` times `sign` (1 or −1).
+    fn add_signed(&mut self, other: &Tally, sign: i64) {
+        self.registered += sign * other.registered;
+        let mut scaled = other.counters;
+        if sign < 0 {
+            scaled = Counters::default().minus(&scaled);
+        }
+        self.counters.add(&scaled);
+        for (code, count) in &other.errors {
+            *self.errors.entry(*code).or_default() += sign * count;
+        }
+        self.errors.retain(|_, c| *c != 0);
+    }
+
+    pub fn add(&mut self, other: &Tally) {
+        self.add_signed(other, 1);
+    }
+
+    pub fn subtract(&mut self, other: &Tally) {
+        self.add_signed(other, -1);
+    }
+
+    /// True when it moves nothing.
+    pub fn is_zero(&self) -> bool {
+        self.registered == 0 && self.counters.is_zero() && self.errors.is_empty()
+    }
+
+    /// The campaign attributes it moves and by how much, zeros left out.
+    pub fn attributes(&self) -> Vec<(String, i64)> {
+        let mut out = Vec::new();
+        if self.registered != 0 {
+            out.push(("registered".to_owned(), self.registered));
+        }
+        out.extend(
+            self.counters
+                .non_zero()
+                .into_iter()
+                .map(|(a, v)| (a.to_owned(), v)),
+        );
+        out.extend(self.errors.iter().map(|(c, v)| (format!("error_{c}"), *v)));
+        out
+    }
+}
+
+/// What a message in this image adds to its campaign; `None` when it is not attributed.
+pub fn contribution(image: &MessageImage) -> Option<(CampaignRef, Tally)> {
+    let campaign_id = image.campaign_id.clone()?;
+    Some((
+        (image.tenant_id.clone(), campaign_id),
+        Tally::of(image.delivery(), image.error_code),
+    ))
+}
+
+/// One change of a message item, as the table's stream carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamChange {
+    /// The stream record's id: unique, and the ledger key of a run that starts with it.
+    pub event_id: String,
+    /// The record's sequence number, padded by [`sequence_key`] so strings compare as numbers.
+    pub sequence: String,
+    pub before: Option<MessageImage>,
+    pub after: Option<MessageImage>,
+}
+
+/// Stream sequence numbers are decimal strings of up to 40 digits; padded to 40 they compare as
+/// numbers, as strings (which is how DynamoDB compares them in the ledger too).
+pub fn sequence_key(sequence_number: &str) -> String {
+    format!("{sequence_number:0>40}")
+}
+
+/// One message's delivery moving: what realtime clients hear as a `report_update`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub wamid: String,
+    pub from: Delivery,
+    pub to: Delivery,
+}
+
+/// What a run of changes moves: counter deltas per campaign, and the deliveries that moved per
+/// `(tenant, campaign)` (campaign `None` for messages not registered yet), in stream order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Fold {
+    pub deltas: BTreeMap<CampaignRef, Tally>,
+    pub transitions: BTreeMap<(String, Option<String>), Vec<Transition>>,
+}
+
+impl Fold {
+    /// True when there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.deltas.is_empty() && self.transitions.is_empty()
+    }
+}
+
+/// Folds a run of changes.
+pub fn fold(changes: &[StreamChange]) -> Fold {
+    let mut out = Fold::default();
+    for change in changes {
+        if let Some((campaign, tally)) = change.before.as_ref().and_then(contribution) {
+            out.deltas.entry(campaign).or_default().subtract(&tally);
+        }
+        if let Some((campaign, tally)) = change.after.as_ref().and_then(contribution) {
+            out.deltas.entry(campaign).or_default().add(&tally);
+        }
+        if let Some(after) = &change.after {
+            let from = change
+                .before
+                .as_ref()
+                .map(MessageImage::delivery)
+                .unwrap_or_default();
+            let to = after.delivery();
+            if from != to {
+                out.transitions
+                    .entry((after.tenant_id.clone(), after.campaign_id.clone()))
+                    .or_default()
+                    .push(Transition {
+                        wamid: after.wamid.clone(),
+                        from,
+                        to,
+                    });
+            }
+        }
+    }
+    out.deltas.retain(|_, t| !t.is_zero());
+    out
+}
+
+/// The campaigns a change touches (one, or two if it moved between campaigns).
+fn campaigns_of(change: &StreamChange) -> impl Iterator<Item = CampaignRef> + '_ {
+    [&change.before, &change.after]
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.campaign_id.clone().map(|c| (i.tenant_id.clone(), c)))
+}
+
+/// The first run of `changes` that touches at most `max_campaigns` campaigns (one transaction's
+/// worth), taken greedily from the start: a retried batch with the same beginning splits the
+/// same way. Never empty when `changes` is not.
+pub fn first_run(changes: &[StreamChange], max_campaigns: usize) -> Range<usize> {
+    let mut seen: BTreeSet<CampaignRef> = BTreeSet::new();
+    for (i, change) in changes.iter().enumerate() {
+        let mut next = seen.clone();
+        next.extend(campaigns_of(change));
+        if i > 0 && next.len() > max_campaigns {
+            return 0..i;
+        }
+        seen = next;
+    }
+    0..changes.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn image(
+        wamid: &str,
+        campaign: Option<&str>,
+        delivery: &str,
+        code: Option<i64>,
+    ) -> MessageImage {
+        MessageImage {
+            tenant_id: "acme".into(),
+            wamid: wamid.into(),
+            campaign_id: campaign.map(str::to_owned),
+            delivery: Some(delivery.into()),
+            error_code: code,
+        }
+    }
+
+    fn change(seq: u64, before: Option<MessageImage>, after: MessageImage) -> StreamChange {
+        StreamChange {
+            event_id: format!("e{seq}"),
+            sequence: sequence_key(&seq.to_string()),
+            before,
+            after: Some(after),
+        }
+    }
+
+    fn campaign(c: &str) -> CampaignRef {
+        ("acme".into(), c.into())
+    }
+
+    #[test]
+    fn a_status_then_registration_counts_the_message_once_in_its_state() {
+        let delivered = image("w1", None, "delivered", None);
+        let registered = image("w1", Some("c1"), "delivered", None);
+        let read = image("w1", Some("c1"), "read", None);
+        let f = fold(&[
+            change(1, None, delivered.clone()),
+            change(2, Some(delivered), registered.clone()),
+            change(3, Some(registered), read),
+        ]);
+        let t = &f.deltas[&campaign("c1")];
+        assert_eq!(t.registered, 1);
+        assert_eq!(t.counters, Counters::of(Delivery::Read));
+        // The unregistered message's move is reported under no campaign; the later one under c1.
+        assert_eq!(f.transitions[&("acme".into(), None)].len(), 1);
+        assert_eq!(
+            f.transitions[&("acme".into(), Some("c1".into()))],
+            vec![Transition {
+                wamid: "w1".into(),
+                from: Delivery::Delivered,
+                to: Delivery::Read
+            }]
+        );
+    }
+
+    #[test]
+    fn a_failure_counts_its_error_code_and_a_detail_only_change_moves_nothing() {
+        let sent = image("w1", Some("c1"), "sent", None);
+        let failed = image("w1", Some("c1"), "failed", Some(131026));
+        let f = fold(&[change(1, Some(sent), failed.clone())]);
+        let t = &f.deltas[&campaign("c1")];
+        assert_eq!(t.errors, BTreeMap::from([(131026, 1)]));
+        assert_eq!(t.counters.reached_failed, 1);
+        assert_eq!(t.counters.current_sent, -1);
+        assert_eq!(
+            t.attributes()
+                .iter()
+                .find(|(a, _)| a == "error_131026")
+                .map(|(_, v)| *v),
+            Some(1)
+        );
+        // Same state, new billing details: no delta, no transition.
+        assert!(fold(&[change(2, Some(failed.clone()), failed)]).is_empty());
+    }
+
+    #[test]
+    fn runs_are_cut_before_the_change_that_would_exceed_the_campaign_limit() {
+        let changes: Vec<StreamChange> = (0..10)
+            .map(|i| {
+                change(
+                    i,
+                    None,
+                    image(&format!("w{i}"), Some(&format!("c{}", i / 2)), "sent", None),
+                )
+            })
+            .collect();
+        assert_eq!(first_run(&changes, 3), 0..6);
+        assert_eq!(first_run(&changes[6..], 3), 0..4);
+        assert_eq!(first_run(&changes, 99), 0..10);
+        assert_eq!(first_run(&[], 3), 0..0);
+        assert!(sequence_key("99") < sequence_key("100"));
+    }
+
+    proptest! {
+        /// However the changes of many messages are cut into runs, the runs' deltas add up to
+        /// the messages' final contributions: exact counters in any batching.
+        #[test]
+        fn deltas_of_any_runs_telescope_to_the_final_contributions(
+            steps in prop::collection::vec((0usize..4, 0usize..6, any::<bool>()), 1..40),
+            cuts in prop::collection::vec(1usize..8, 1..10),
+        ) {
+            const LADDER: [&str; 6] = ["pending", "sent", "delivered", "read", "played", "failed"];
+            let mut current: BTreeMap<usize, MessageImage> = BTreeMap::new();
+            let mut changes = Vec::new();
+            for (seq, (message, state, register)) in steps.into_iter().enumerate() {
+                let before = current.get(&message).cloned();
+                let campaign = before
+                    .as_ref()
+                    .and_then(|b| b.campaign_id.clone())
+                    .or_else(|| register.then(|| format!("c{}", message % 2)));
+                let delivery = LADDER[state];
+                let after = image(
+                    &format!("w{message}"),
+                    campaign.as_deref(),
+                    delivery,
+                    (delivery == "failed").then_some(131000 + message as i64),
+                );
+                current.insert(message, after.clone());
+                changes.push(change(seq as u64, before, after));
+            }
+            let mut total: BTreeMap<CampaignRef, Tally> = BTreeMap::new();
+            let mut rest = &changes[..];
+            let mut cut = cuts.iter().cycle();
+            while !rest.is_empty() {
+                let n = (*cut.next().unwrap()).min(rest.len());
+                for (c, t) in fold(&rest[..n]).deltas {
+                    total.entry(c).or_default().add(&t);
+                }
+                rest = &rest[n..];
+            }
+            let mut expected: BTreeMap<CampaignRef, Tally> = BTreeMap::new();
+            for image in current.values() {
+                if let Some((c, t)) = contribution(image) {
+                    expected.entry(c).or_default().add(&t);
+                }
+            }
+            total.retain(|_, t| !t.is_zero());
+            prop_assert_eq!(total, expected);
+        }
+    }
+}

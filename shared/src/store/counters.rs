@@ -1,0 +1,166 @@
+//! Campaign counters, moved by the counters fold once per run of stream records: one transaction
+//! of a ledger entry (keyed by the run's first stream record, so a retried run finds it) and one
+//! `ADD` per campaign. See `crate::counters`.
+
+use super::expr::Expr;
+use super::{dynamo, key, keys, n, now, s, Item, Store, StoreError};
+use crate::domain::counters::{CampaignRef, Tally};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use std::collections::BTreeMap;
+use tracing::error;
+
+/// Ledger entries outlive the stream's 24-hour retention, so no retry can miss its entry.
+pub const LEDGER_TTL_SECONDS: u64 = 3 * 24 * 3600;
+
+/// What applying a run found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunApplied {
+    /// Applied now, at `at_ms`.
+    Now { at_ms: u64 },
+    /// A run starting with the same record was applied before, up to `last_sequence`, at `at_ms`.
+    Earlier { last_sequence: String, at_ms: u64 },
+}
+
+impl Store {
+    /// Applies a run's counter deltas exactly once. `first_event_id` names the run (its first
+    /// stream record), `last_sequence` is its last record's padded sequence number. Deltas of
+    /// campaigns that do not exist are dropped with an error log: retrying cannot create them.
+    pub async fn apply_counter_run(
+        &self,
+        first_event_id: &str,
+        last_sequence: &str,
+        at_ms: u64,
+        deltas: &BTreeMap<CampaignRef, Tally>,
+    ) -> Result<RunApplied, StoreError> {
+        let mut campaigns: Vec<(&CampaignRef, &Tally)> = deltas.iter().collect();
+        loop {
+            let mut items = vec![TransactWriteItem::builder()
+                .put(self.ledger_put(first_event_id, last_sequence, at_ms, campaigns.len())?)
+                .build()];
+            for ((tenant_id, campaign_id), tally) in &campaigns {
+                let mut e = Expr::new();
+                e.set("counted_at", n(now()));
+                for (attribute, value) in tally.attributes() {
+                    e.add(&attribute, n(value));
+                }
+                let pk = e.name("pk");
+                e.condition(format!("attribute_exists({pk})"));
+                items.push(
+                    TransactWriteItem::builder()
+                        .update(self.update_in_transaction(
+                            key(keys::tenant(tenant_id), keys::campaign(campaign_id)),
+                            e,
+                        )?)
+                        .build(),
+                );
+            }
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await;
+            let cancelled = match result {
+                Ok(_) => return Ok(RunApplied::Now { at_ms }),
+                Err(e) => match e.into_service_error() {
+                    TransactWriteItemsError::TransactionCanceledException(c) => c,
+                    other => return Err(StoreError::Dynamo(Box::new(other.into()))),
+                },
+            };
+            let failed: Vec<usize> = cancelled
+                .cancellation_reasons()
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+                .map(|(i, _)| i)
+                .collect();
+            if failed.first() == Some(&0) {
+                return self.ledger(first_event_id).await;
+            }
+            if failed.is_empty() {
+                // Throttled or in conflict with another writer: transient, the batch is retried.
+                return Err(StoreError::Dynamo(Box::new(
+                    aws_sdk_dynamodb::Error::TransactionCanceledException(cancelled),
+                )));
+            }
+            for i in failed.iter().rev() {
+                let ((tenant_id, campaign_id), _) = campaigns.remove(i - 1);
+                error!(
+                    metric = "counters_campaign_missing",
+                    tenant_id,
+                    campaign_id,
+                    "counter deltas of a campaign that does not exist dropped"
+                );
+            }
+        }
+    }
+
+    fn ledger_put(
+        &self,
+        first_event_id: &str,
+        last_sequence: &str,
+        at_ms: u64,
+        campaigns: usize,
+    ) -> Result<Put, StoreError> {
+        let mut item = key(keys::counted_run(first_event_id), keys::LEDGER_SK);
+        item.insert("entity".into(), s("counted_run"));
+        item.insert("last_sequence".into(), s(last_sequence));
+        item.insert("at_ms".into(), n(at_ms));
+        item.insert("campaigns".into(), n(campaigns));
+        item.insert("expires_at".into(), n(now() + LEDGER_TTL_SECONDS));
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|_| StoreError::Refused("ledger item could not be built"))
+    }
+
+    /// The ledger entry of a run already applied (strongly consistent).
+    async fn ledger(&self, first_event_id: &str) -> Result<RunApplied, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                keys::counted_run(first_event_id),
+                keys::LEDGER_SK,
+            )))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        let item = out.item.ok_or(StoreError::Refused(
+            "ledger entry vanished while being read",
+        ))?;
+        let text = |name: &str| match item.get(name) {
+            Some(AttributeValue::S(v)) => Some(v.clone()),
+            _ => None,
+        };
+        let number = |name: &str| match item.get(name) {
+            Some(AttributeValue::N(v)) => v.parse::<u64>().ok(),
+            _ => None,
+        };
+        match (text("last_sequence"), number("at_ms")) {
+            (Some(last_sequence), Some(at_ms)) => Ok(RunApplied::Earlier {
+                last_sequence,
+                at_ms,
+            }),
+            _ => Err(StoreError::Refused("ledger entry does not have its fields")),
+        }
+    }
+
+    /// Writes a feed item under a sort key chosen by the caller: writing it again with the same
+    /// key and content changes nothing, so a retried run repeats no realtime message.
+    pub async fn put_feed_item(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+}
