@@ -191,6 +191,19 @@ fn deserializers(c: &mut Criterion) {
                 .map(|b| b.entry.map(|e| e.len()))
         })
     });
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, SECRET.as_bytes());
+    group.bench_function("hmac_aws_lc_rs", |b| {
+        b.iter(|| aws_lc_rs::hmac::sign(&key, black_box(body.as_bytes())))
+    });
+    group.bench_function("hmac_sha2", |b| {
+        use hmac::Mac;
+        b.iter(|| {
+            let mut mac =
+                hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).expect("key");
+            mac.update(black_box(body.as_bytes()));
+            mac.finalize()
+        })
+    });
     group.bench_function("utf8_check", |b| {
         b.iter(|| std::str::from_utf8(black_box(body.as_bytes())).is_ok())
     });

@@ -13,6 +13,8 @@ pub struct StreamCounter {
     streams: aws_sdk_dynamodbstreams::Client,
     fold: CounterFold,
     iterator: Mutex<Option<String>>,
+    /// Records per page (a Lambda batch): up to 1000, as the deployed mapping.
+    page: i32,
 }
 
 impl StreamCounter {
@@ -54,7 +56,14 @@ impl StreamCounter {
             streams,
             fold: CounterFold::new(store),
             iterator: Mutex::new(iterator),
+            page: 1000,
         }
+    }
+
+    /// Reads pages of at most `records` (small pages make many runs: more writes to fault).
+    pub fn with_page(mut self, records: i32) -> Self {
+        self.page = records;
+        self
     }
 
     /// The fold this counter applies pages with.
@@ -72,7 +81,7 @@ impl StreamCounter {
                 .streams
                 .get_records()
                 .shard_iterator(&current)
-                .limit(1000)
+                .limit(self.page)
                 .send()
                 .await
                 .expect("read the stream");

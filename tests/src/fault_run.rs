@@ -296,7 +296,9 @@ pub async fn run(percent: u64, statuses: usize, synthetic: usize, seed: u64) -> 
     );
     // The counters fold writes through the proxy too (its stream reads do not: Lambda's
     // poller is not ours to fault); a failed page is folded again, as Lambda retries a batch.
-    let counter = crate::counting::StreamCounter::new(&direct, &table, faulty_store).await;
+    let counter = crate::counting::StreamCounter::new(&direct, &table, faulty_store)
+        .await
+        .with_page(20);
     let mut folded = crate::counting::FoldTotals::default();
 
     let started = Instant::now();

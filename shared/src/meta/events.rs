@@ -45,11 +45,13 @@ pub enum EventKind<'a> {
         phone_number_id: Cow<'a, str>,
         message: InboundMessage<'a>,
     },
-    TemplateStatus(TemplateStatusUpdate<'a>),
-    TemplateQuality(TemplateQualityUpdate<'a>),
-    TemplateCategory(TemplateCategoryUpdate<'a>),
-    PhoneNumberQuality(PhoneNumberQualityUpdate<'a>),
-    AccountUpdate(AccountUpdate<'a>),
+    // Account events are rare and larger than a status: boxed, so that every event of a
+    // batch of statuses stays the size of a status.
+    TemplateStatus(Box<TemplateStatusUpdate<'a>>),
+    TemplateQuality(Box<TemplateQualityUpdate<'a>>),
+    TemplateCategory(Box<TemplateCategoryUpdate<'a>>),
+    PhoneNumberQuality(Box<PhoneNumberQualityUpdate<'a>>),
+    AccountUpdate(Box<AccountUpdate<'a>>),
     /// A change whose `field` this version does not handle.
     Unhandled {
         field: Cow<'a, str>,
@@ -110,7 +112,7 @@ pub fn parse(body: &[u8]) -> Result<Notification<'_>, ParseError> {
             let mut events = Vec::new();
             for (entry_index, entry) in entries.into_iter().enumerate() {
                 for (change_index, change) in entry.changes.into_iter().enumerate() {
-                    let value = ChangeValue::from_fields(&change.field, change.value).map_err(
+                    let value = ChangeValue::from_fields(&change.field, *change.value).map_err(
                         |source| ParseError::Change {
                             entry: entry_index,
                             change: change_index,
@@ -162,12 +164,36 @@ fn push_events<'a>(
                 }));
             }
         }
-        ChangeValue::TemplateStatus(v) => events.push(event(EventKind::TemplateStatus(v))),
-        ChangeValue::TemplateQuality(v) => events.push(event(EventKind::TemplateQuality(v))),
-        ChangeValue::TemplateCategory(v) => events.push(event(EventKind::TemplateCategory(v))),
-        ChangeValue::PhoneNumberQuality(v) => events.push(event(EventKind::PhoneNumberQuality(v))),
-        ChangeValue::AccountUpdate(v) => events.push(event(EventKind::AccountUpdate(v))),
+        ChangeValue::TemplateStatus(v) => {
+            events.push(event(EventKind::TemplateStatus(Box::new(v))))
+        }
+        ChangeValue::TemplateQuality(v) => {
+            events.push(event(EventKind::TemplateQuality(Box::new(v))))
+        }
+        ChangeValue::TemplateCategory(v) => {
+            events.push(event(EventKind::TemplateCategory(Box::new(v))))
+        }
+        ChangeValue::PhoneNumberQuality(v) => {
+            events.push(event(EventKind::PhoneNumberQuality(Box::new(v))))
+        }
+        ChangeValue::AccountUpdate(v) => events.push(event(EventKind::AccountUpdate(Box::new(v)))),
         ChangeValue::Unhandled => events.push(event(EventKind::Unhandled { field })),
+    }
+}
+
+impl Notification<'_> {
+    /// Reads every status's deferred members (billing and errors), which [`parse`] only checks
+    /// to be well-formed JSON: the processor calls this before applying anything, so a body
+    /// with a malformed member is refused whole, as a malformed body is.
+    pub fn check_deferred(&self) -> Result<(), ParseError> {
+        if let Notification::Events(events) = self {
+            for event in events {
+                if let EventKind::Status { status, .. } = &event.kind {
+                    status.details().map_err(ParseError::Json)?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -260,10 +286,11 @@ mod tests {
         assert_eq!(status.status, StatusKind::Sent);
         assert_eq!(status.timestamp, 1732610003);
         assert_eq!(status.recipient_id.as_deref(), Some("15551230001"));
-        let conversation = status.conversation.as_ref().unwrap();
+        let details = status.details().unwrap();
+        let conversation = details.conversation.as_ref().unwrap();
         assert_eq!(conversation.expiration_timestamp, Some(1732696403));
         assert_eq!(conversation.origin.as_ref().unwrap().kind, "marketing");
-        let pricing = status.pricing.as_ref().unwrap();
+        let pricing = details.pricing.as_ref().unwrap();
         assert_eq!(
             (pricing.billable, pricing.pricing_model.as_deref()),
             (Some(true), Some("CBP"))
@@ -279,18 +306,35 @@ mod tests {
             panic!()
         };
         assert_eq!(status.status, StatusKind::Failed);
-        assert_eq!(status.errors[0].code, 131026);
-        assert_eq!(
-            status.errors[0].title.as_deref(),
-            Some("Message undeliverable")
-        );
-        let details = status.errors[0]
-            .error_data
-            .as_ref()
-            .unwrap()
-            .details
-            .as_deref();
+        let errors = status.details().unwrap().errors;
+        assert_eq!(errors[0].code, 131026);
+        assert_eq!(errors[0].title.as_deref(), Some("Message undeliverable"));
+        let details = errors[0].error_data.as_ref().unwrap().details.as_deref();
         assert_eq!(details, Some("Message Undeliverable."));
+    }
+
+    #[test]
+    fn a_malformed_billing_member_is_queued_by_the_webhook_and_refused_whole_by_the_processor() {
+        let body = String::from_utf8(fixture("status_sent.json"))
+            .unwrap()
+            .replace("\"pricing\":{", "\"pricing\":[{")
+            .replace(
+                "\"category\":\"marketing\"}",
+                "\"category\":\"marketing\"}]",
+            );
+        assert!(
+            body.contains("\"pricing\":[{"),
+            "the fixture's shape changed"
+        );
+        // Well-formed JSON: the webhook's parse (routing, splitting) reads it.
+        let notification = parse(body.as_bytes()).unwrap();
+        // Not Meta's shape: the processor's check refuses the body, before applying any of it.
+        let refused = notification.check_deferred().unwrap_err();
+        assert_eq!(refused.reason(), "invalid_json");
+        assert!(parse(&fixture("status_sent.json"))
+            .unwrap()
+            .check_deferred()
+            .is_ok());
     }
 
     #[test]
@@ -301,7 +345,8 @@ mod tests {
             panic!()
         };
         assert!(status.conversation.is_none());
-        let pricing = status.pricing.as_ref().unwrap();
+        let details = status.details().unwrap();
+        let pricing = details.pricing.as_ref().unwrap();
         assert_eq!(
             (pricing.pricing_model.as_deref(), pricing.kind.as_deref()),
             (Some("PMP"), Some("regular"))

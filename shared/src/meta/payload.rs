@@ -44,8 +44,10 @@ pub struct Entry<'a> {
 pub struct Change<'a> {
     #[serde(borrow)]
     pub field: Cow<'a, str>,
+    /// Boxed: it is large (every shape's members), and a box moves as one pointer while the
+    /// changes are collected.
     #[serde(borrow)]
-    pub value: ValueFields<'a>,
+    pub value: Box<ValueFields<'a>>,
 }
 
 /// The members of every `value` shape Meta documents, all optional (Meta's reference describes
@@ -250,7 +252,9 @@ open_enum! {
     }
 }
 
-/// A status update for one message the business sent.
+/// A status update for one message the business sent. What routing and splitting need is read
+/// in the parse; the billing and error members are [`Deferred`]: only the processor reads them,
+/// once per status it applies ([`Status::details`]).
 #[derive(Debug, Deserialize)]
 pub struct Status<'a> {
     /// The wamid of the message.
@@ -265,14 +269,80 @@ pub struct Status<'a> {
     #[serde(borrow, default)]
     pub recipient_type: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
-    pub conversation: Option<Conversation<'a>>,
+    pub conversation: Option<Deferred<'a, Conversation<'a>>>,
     #[serde(borrow, default)]
-    pub pricing: Option<Pricing<'a>>,
+    pub pricing: Option<Deferred<'a, Pricing<'a>>>,
     #[serde(borrow, default)]
-    pub errors: Vec<MetaError<'a>>,
+    pub errors: Option<Deferred<'a, Vec<MetaError<'a>>>>,
     /// Echo of the `biz_opaque_callback_data` given when sending.
     #[serde(borrow, default)]
     pub biz_opaque_callback_data: Option<Cow<'a, str>>,
+}
+
+/// The billing and error members of a status, read from their deferred JSON.
+#[derive(Debug, Default)]
+pub struct StatusDetails<'a> {
+    pub conversation: Option<Conversation<'a>>,
+    pub pricing: Option<Pricing<'a>>,
+    pub errors: Vec<MetaError<'a>>,
+}
+
+impl<'a> Status<'a> {
+    /// Reads the deferred members; an error when one does not have Meta's shape.
+    pub fn details(&self) -> Result<StatusDetails<'a>, serde_json::Error> {
+        Ok(StatusDetails {
+            conversation: self.conversation.map(|c| c.get()).transpose()?,
+            pricing: self.pricing.map(|p| p.get()).transpose()?,
+            errors: self
+                .errors
+                .map(|e| e.get())
+                .transpose()?
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// A member kept as the JSON text it arrived as (well-formed JSON, within the parse's depth
+/// limit) and read into `T` on demand. Skipping it costs the parse a scan, not a struct: the
+/// webhook, which only routes and splits, never builds it.
+pub struct Deferred<'a, T> {
+    raw: &'a serde_json::value::RawValue,
+    read_as: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<'a, T: Deserialize<'a>> Deferred<'a, T> {
+    /// Reads the member.
+    pub fn get(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.raw.get())
+    }
+
+    /// The member's JSON text, as it arrived.
+    pub fn raw(&self) -> &'a str {
+        self.raw.get()
+    }
+}
+
+impl<T> Clone for Deferred<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Deferred<'_, T> {}
+
+impl<T> std::fmt::Debug for Deferred<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Deferred").field(&self.raw.get()).finish()
+    }
+}
+
+impl<'de: 'a, 'a, T> Deserialize<'de> for Deferred<'a, T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Self {
+            raw: <&'de serde_json::value::RawValue>::deserialize(d)?,
+            read_as: std::marker::PhantomData,
+        })
+    }
 }
 
 /// The conversation a message was billed in (conversation-based pricing; absent from API v24 on).

@@ -415,43 +415,31 @@ fn fate_of(e: &StoreError) -> Fate {
     }
 }
 
-/// A status in domain terms (free text cut to size; nothing here is logged).
+/// A status in domain terms (free text cut to size; nothing here is logged). Its deferred
+/// members were checked when the record was parsed ([`Notification::check_deferred`]).
 fn observation(status: &Status<'_>) -> Observation {
     let clip = |s: &str| crate::store::clip(s).to_owned();
+    let details = status.details().unwrap_or_default();
+    let pricing = details.pricing.as_ref();
+    let conversation = details.conversation.as_ref();
+    let owned = |s: Option<&std::borrow::Cow<'_, str>>| s.map(|s| s.to_string());
     Observation {
         status: status.status.as_str().to_owned(),
         delivery: Delivery::of_status(&status.status),
         timestamp: status.timestamp,
         recipient_id: status.recipient_id.as_deref().map(str::to_owned),
         billing: Billing {
-            billable: status.pricing.as_ref().and_then(|p| p.billable),
-            pricing_model: status
-                .pricing
-                .as_ref()
-                .and_then(|p| p.pricing_model.as_deref())
-                .map(str::to_owned),
-            pricing_category: status
-                .pricing
-                .as_ref()
-                .and_then(|p| p.category.as_deref())
-                .map(str::to_owned),
-            pricing_type: status
-                .pricing
-                .as_ref()
-                .and_then(|p| p.kind.as_deref())
-                .map(str::to_owned),
-            conversation_id: status.conversation.as_ref().map(|c| c.id.to_string()),
-            conversation_origin: status
-                .conversation
-                .as_ref()
-                .and_then(|c| c.origin.as_ref())
-                .map(|o| o.kind.to_string()),
-            conversation_expires_at: status
-                .conversation
-                .as_ref()
-                .and_then(|c| c.expiration_timestamp),
+            billable: pricing.and_then(|p| p.billable),
+            pricing_model: owned(pricing.and_then(|p| p.pricing_model.as_ref())),
+            pricing_category: owned(pricing.and_then(|p| p.category.as_ref())),
+            pricing_type: owned(pricing.and_then(|p| p.kind.as_ref())),
+            conversation_id: conversation.map(|c| c.id.to_string()),
+            conversation_origin: owned(
+                conversation.and_then(|c| c.origin.as_ref().map(|o| &o.kind)),
+            ),
+            conversation_expires_at: conversation.and_then(|c| c.expiration_timestamp),
         },
-        failure: status.errors.first().map(|e| FailureReason {
+        failure: details.errors.first().map(|e| FailureReason {
             code: e.code,
             title: e.title.as_deref().map(clip),
             message: e.message.as_deref().map(clip),
@@ -470,7 +458,9 @@ fn observation(status: &Status<'_>) -> Observation {
 /// targets drive it with arbitrary bytes.
 pub fn decode(body: &[u8]) -> Result<Vec<(String, String, Observation)>, meta::ParseError> {
     let mut out = Vec::new();
-    if let Notification::Events(events) = meta::parse(body)? {
+    let notification = meta::parse(body)?;
+    notification.check_deferred()?;
+    if let Notification::Events(events) = notification {
         for event in events {
             if let EventKind::Status {
                 phone_number_id,
@@ -492,7 +482,7 @@ pub fn decode(body: &[u8]) -> Result<Vec<(String, String, Observation)>, meta::P
 fn parse<'a>(records: &'a [QueuedRecord], fates: &mut [Fate]) -> Vec<(usize, Notification<'a>)> {
     let mut parsed = Vec::with_capacity(records.len());
     for (i, record) in records.iter().enumerate() {
-        match meta::parse(record.body.as_bytes()) {
+        match meta::parse(record.body.as_bytes()).and_then(|n| n.check_deferred().map(|()| n)) {
             Ok(notification) => parsed.push((i, notification)),
             Err(e) => {
                 warn!(message_id = %record.message_id, reason = e.reason(), error = %e, "record cannot be parsed");
