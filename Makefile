@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 TEMPLATE := infra/template.yaml
 
-.PHONY: help dev watch test fuzz load faults lint lint-template bench bench-processor bench-realtime bench-sse bench-api build deploy coldstart clean
+.PHONY: help dev watch test fuzz load faults redrive lint lint-template bench bench-processor bench-realtime bench-sse bench-api build deploy coldstart clean
 
 help:
 	@echo "make dev    - infra/template.yaml deployed on a local AWS emulator, world loaded, redeploy on save"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench  - criterion benchmarks (signature + parse + split)"
 	@echo "make build  - release build of every function for Lambda (arm64)"
 	@echo "make deploy - build, then sam deploy --guided"
+	@echo "make redrive ARGS=--dry-run - parked bodies by reason; without --dry-run, move them back to the queue"
 
 $(STAMP): infra/local/requirements.txt
 	python3 -m venv $(VENV)
@@ -43,6 +44,14 @@ test: $(STAMP) $(EMULATOR_STAMP) lint lint-template
 # every body on the queue exactly once. LOAD_REQUESTS, LOAD_CONCURRENCY, LOAD_MAX_SECONDS.
 load: $(STAMP) $(EMULATOR_STAMP)
 	LOCAL_STACK_PROFILE=release scripts/local-stack cargo run --release -p pipeline-tests --bin load
+
+# Parked webhook bodies back to the main queue after a fix (`--dry-run` counts them by reason and
+# moves nothing; `--limit N`). Queues from WEBHOOK_DLQ_URL / WEBHOOK_QUEUE_URL (the stack's
+# WebhookDeadLetterQueueUrl / WebhookQueueUrl outputs), or from .local/stack.env while `make dev`
+# runs the local stack.
+redrive:
+	set -a; if [ -z "$$WEBHOOK_DLQ_URL" ] && [ -f .local/stack.env ]; then . .local/stack.env; fi; set +a; \
+	cargo run --quiet -p redrive -- $(ARGS)
 
 # 5,000 statuses (FAULT_STATUSES) through webhook -> queue -> processor at 0, 5 and 20 % of
 # DynamoDB and SQS requests faulted: the three tables side by side, equal or it fails.
