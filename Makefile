@@ -69,6 +69,7 @@ lint:
 lint-template: $(STAMP)
 	AWS_DEFAULT_REGION=us-east-1 sam validate --lint -t $(TEMPLATE)
 	cfn-lint $(TEMPLATE)
+	$(VENV)/bin/python infra/tests/least_privilege_test.py
 
 bench:
 	cargo bench -p shared --bench ingest

@@ -1,0 +1,173 @@
+"""Least privilege, checked on the processed template (`make test`).
+
+infra/template.yaml goes through the AWS::Serverless transform (aws-sam-translator, the library
+`sam deploy` and CloudFormation use), and for every function of the result:
+
+- the function is one of the workspace's (functions/<name>/) and every workspace function is
+  deployed;
+- no statement of its own policies allows an action with a wildcard, and a `*` resource only
+  where the action cannot name one (KMS via SNS, narrowed by a condition);
+- its actions are exactly the ones its code calls, listed below with where the code calls them,
+  so that a new SDK call fails this test until the template grants it, and a grant the code no
+  longer needs fails it too.
+
+Run: .venv/bin/python infra/tests/least_privilege_test.py
+"""
+
+import copy
+import os
+import pathlib
+import sys
+
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+# What each function's code calls (beyond what its event source mapping grants Lambda itself).
+CODE_CALLS = {
+    # functions/webhook -> shared::ingest: the verified body, or its parts, or a parked body.
+    "webhook": {"sqs:SendMessage"},
+    # functions/processor -> shared::process, shared::store: message states (BatchGetItem,
+    # GetItem), routes and campaigns (Query on gsi1), alerts/history/feed/unrouted (PutItem),
+    # message/template/campaign updates (UpdateItem), parking (SendMessage).
+    "processor": {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "sqs:SendMessage",
+    },
+    # functions/counters -> shared::counters, shared::store::counters: the ledger entry (PutItem
+    # in a transaction, GetItem on a retry), campaign counters (UpdateItem), feed items (PutItem).
+    "counters": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+    # functions/websocket -> shared::store::connections: $connect (PutItem), subscribe
+    # (UpdateItem) and its reply (ManageConnections), $disconnect (DeleteItem).
+    "websocket": {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "execute-api:ManageConnections",
+    },
+    # functions/realtime -> shared::realtime::push: the tenant's connections (Query on gsi1),
+    # forgetting gone ones (DeleteItem), posting (ManageConnections).
+    "realtime": {"dynamodb:Query", "dynamodb:DeleteItem", "execute-api:ManageConnections"},
+    # functions/sse: the tenant's feed and connections (Query), the test event (PutItem), the
+    # health check (DescribeTable).
+    "sse": {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:DescribeTable"},
+    # functions/template-sync -> shared::sync: routed WABAs (Query on gsi1), templates (GetItem,
+    # PutItem, UpdateItem), the tenants' Graph tokens (GetSecretValue).
+    "template-sync": {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "secretsmanager:GetSecretValue",
+    },
+    # functions/notifier -> shared::notify: delivery records (GetItem, PutItem, UpdateItem), SNS,
+    # Slack URLs (GetSecretValue), its dead-letter queue.
+    "notifier": {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "sns:Publish",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+        "secretsmanager:GetSecretValue",
+        "sqs:SendMessage",
+    },
+    # functions/api: every route's reads and writes (GetItem, PutItem, Query, UpdateItem), the
+    # health check (DescribeTable), tenants' Graph tokens and Slack URLs (shared::secrets).
+    "api": {
+        "dynamodb:DescribeTable",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "secretsmanager:CreateSecret",
+        "secretsmanager:DeleteSecret",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+    },
+}
+
+# Actions that cannot name a resource here, and the condition that must narrow them instead.
+WILDCARD_RESOURCE_NEEDS_CONDITION = {"kms:GenerateDataKey", "kms:Decrypt"}
+
+
+class NoManagedPolicies:
+    """The template names no AWS managed policy by name; SAM's own are ARNs."""
+
+    def load(self):
+        return {}
+
+
+def processed_template():
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    template = yaml_parse((ROOT / "infra" / "template.yaml").read_text())
+    folders = {}
+    for logical, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            code = resource["Properties"]["CodeUri"]
+            folders[logical] = pathlib.PurePosixPath(code).name
+            resource["Properties"]["CodeUri"] = f"s3://artifacts/{folders[logical]}.zip"
+    parameters = {
+        name: spec.get("Default")
+        for name, spec in template.get("Parameters", {}).items()
+        if "Default" in spec
+    }
+    parameters.update({"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
+                       "AWS::Partition": "aws", "AWS::StackName": "whatsapp-webhook"})
+    return transform(copy.deepcopy(template), parameters, NoManagedPolicies()), folders
+
+
+def as_list(x):
+    return x if isinstance(x, list) else [x]
+
+
+def check():
+    processed, folders = processed_template()
+    resources = processed["Resources"]
+    failures = []
+    workspace = sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "Cargo.toml").exists())
+    deployed = sorted(folders.values())
+    if workspace != deployed:
+        failures.append(f"workspace functions {workspace} != template functions {deployed}")
+
+    for logical, folder in sorted(folders.items()):
+        function = resources[logical]
+        assert function["Type"] == "AWS::Lambda::Function", logical
+        role_ref = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        role = resources[role_ref]["Properties"]
+        actions = set()
+        for policy in role.get("Policies", []):
+            for statement in as_list(policy["PolicyDocument"]["Statement"]):
+                if statement.get("Effect") != "Allow":
+                    continue
+                for action in as_list(statement["Action"]):
+                    if "*" in action:
+                        failures.append(f"{folder}: wildcard action {action}")
+                    actions.add(action)
+                    for resource in as_list(statement["Resource"]):
+                        if resource == "*" and not (
+                            action in WILDCARD_RESOURCE_NEEDS_CONDITION and statement.get("Condition")
+                        ):
+                            failures.append(f"{folder}: {action} on every resource")
+        expected = CODE_CALLS.get(folder, "missing")
+        if expected == "missing":
+            failures.append(f"{folder}: no entry in CODE_CALLS")
+        elif actions != expected:
+            failures.append(
+                f"{folder}: template grants {sorted(actions - expected)} the code does not call, "
+                f"and lacks {sorted(expected - actions)}"
+            )
+        print(f"{folder:<14} {len(actions):>2} actions: {', '.join(sorted(actions))}")
+    return failures
+
+
+if __name__ == "__main__":
+    failures = check()
+    for f in failures:
+        print("FAIL:", f, file=sys.stderr)
+    sys.exit(1 if failures else 0)
