@@ -32,21 +32,23 @@ fn verify_parse_extract(verifier: &SignatureVerifier, header: &[u8], body: &[u8]
     let Ok(Notification::Events(events)) = parse(body) else {
         panic!("fixture parses");
     };
-    let extracted: Vec<(&str, &str, &str, u64)> = events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Status {
-                phone_number_id,
-                status,
-            } => Some((
-                phone_number_id.as_ref(),
-                status.id.as_ref(),
-                status.status.as_str(),
-                status.timestamp,
-            )),
-            _ => None,
-        })
-        .collect();
+    let mut extracted: Vec<(&str, &str, &str, u64)> = Vec::new();
+    for e in &events {
+        if let EventKind::Statuses {
+            phone_number_id,
+            statuses,
+        } = &e.kind
+        {
+            extracted.extend(statuses.iter().map(|status| {
+                (
+                    phone_number_id.as_ref(),
+                    status.id.as_ref(),
+                    status.status.as_str(),
+                    status.timestamp,
+                )
+            }));
+        }
+    }
     black_box(&extracted).len()
 }
 

@@ -79,11 +79,12 @@ fn statuses_in(body: &str) -> Vec<(String, String)> {
     match meta::parse(body.as_bytes()).expect("queued body parses") {
         Notification::Events(events) => events
             .into_iter()
-            .filter_map(|e| match e.kind {
-                EventKind::Status { status, .. } => {
-                    Some((status.id.into_owned(), status.status.to_string()))
-                }
-                _ => None,
+            .flat_map(|e| match e.kind {
+                EventKind::Statuses { statuses, .. } => statuses
+                    .into_iter()
+                    .map(|status| (status.id.into_owned(), status.status.to_string()))
+                    .collect(),
+                _ => Vec::new(),
             })
             .collect(),
         other => panic!("not a notification: {other:?}"),

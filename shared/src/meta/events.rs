@@ -1,6 +1,7 @@
-//! One parse of a body into a flat list of tenant-routable events: one per status, per inbound
-//! message and per non-`messages` change, across every entry and change (nothing past `entry[0]`
-//! is dropped). Either the whole body parses or none of it does, so nothing is half-applied.
+//! One parse of a body into a flat list of tenant-routable events: one per `messages` change with
+//! its statuses (as Meta groups them, so no status is moved again), one per inbound message, and
+//! one per other change, across every entry and change (nothing past `entry[0]` is dropped).
+//! Either the whole body parses or none of it does, so nothing is half-applied.
 
 use super::payload::{
     AccountUpdate, Body, ChangeValue, InboundMessage, PhoneNumberQualityUpdate, Status,
@@ -35,10 +36,11 @@ pub struct Event<'a> {
 /// The event itself.
 #[derive(Debug)]
 pub enum EventKind<'a> {
-    /// A delivery status of a message sent from `phone_number_id`.
-    Status {
+    /// Delivery statuses of messages sent from `phone_number_id`, in the order Meta listed them
+    /// (never empty).
+    Statuses {
         phone_number_id: Cow<'a, str>,
-        status: Status<'a>,
+        statuses: Vec<Status<'a>>,
     },
     /// A message a customer sent to `phone_number_id`.
     Inbound {
@@ -111,14 +113,13 @@ pub fn parse(body: &[u8]) -> Result<Notification<'_>, ParseError> {
         (Some(_), Some(entries), _, _) => {
             let mut events = Vec::new();
             for (entry_index, entry) in entries.into_iter().enumerate() {
-                for (change_index, change) in entry.changes.into_iter().enumerate() {
-                    let value = ChangeValue::from_fields(&change.field, *change.value).map_err(
-                        |source| ParseError::Change {
+                for (change_index, mut change) in entry.changes.into_iter().enumerate() {
+                    let value = ChangeValue::from_fields(&change.field, &mut change.value)
+                        .map_err(|source| ParseError::Change {
                             entry: entry_index,
                             change: change_index,
                             source,
-                        },
-                    )?;
+                        })?;
                     push_events(
                         &mut events,
                         entry.id.clone(),
@@ -150,11 +151,11 @@ fn push_events<'a>(
     match value {
         ChangeValue::Messages(messages) => {
             let phone_number_id = messages.metadata.phone_number_id;
-            events.reserve(messages.statuses.len() + messages.messages.len());
-            for status in messages.statuses {
-                events.push(event(EventKind::Status {
+            events.reserve(1 + messages.messages.len());
+            if !messages.statuses.is_empty() {
+                events.push(event(EventKind::Statuses {
                     phone_number_id: phone_number_id.clone(),
-                    status,
+                    statuses: messages.statuses,
                 }));
             }
             for message in messages.messages {
@@ -188,8 +189,10 @@ impl Notification<'_> {
     pub fn check_deferred(&self) -> Result<(), ParseError> {
         if let Notification::Events(events) = self {
             for event in events {
-                if let EventKind::Status { status, .. } = &event.kind {
-                    status.details().map_err(ParseError::Json)?;
+                if let EventKind::Statuses { statuses, .. } = &event.kind {
+                    for status in statuses {
+                        status.details().map_err(ParseError::Json)?;
+                    }
                 }
             }
         }
@@ -211,8 +214,8 @@ impl EventCounts {
     pub fn of(events: &[Event<'_>]) -> Self {
         let mut counts = Self::default();
         for e in events {
-            match e.kind {
-                EventKind::Status { .. } => counts.statuses += 1,
+            match &e.kind {
+                EventKind::Statuses { statuses, .. } => counts.statuses += statuses.len(),
                 EventKind::Inbound { .. } => counts.inbound += 1,
                 EventKind::TemplateStatus(_)
                 | EventKind::TemplateQuality(_)
@@ -241,6 +244,23 @@ mod tests {
         }
     }
 
+    /// Every status of the events, with the phone number and WABA it arrived under.
+    fn statuses<'e, 'a>(events: &'e [Event<'a>]) -> Vec<(&'e str, &'e str, &'e Status<'a>)> {
+        events
+            .iter()
+            .flat_map(|e| match &e.kind {
+                EventKind::Statuses {
+                    phone_number_id,
+                    statuses,
+                } => statuses
+                    .iter()
+                    .map(|s| (e.waba_id.as_ref(), phone_number_id.as_ref(), s))
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
     #[test]
     fn every_well_formed_fixture_parses() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/meta");
@@ -257,32 +277,27 @@ mod tests {
     }
 
     #[test]
-    fn a_mixed_batch_yields_one_event_per_status_across_entries() {
+    fn a_mixed_batch_yields_every_status_across_entries() {
         let body = fixture("status_batch_mixed.json");
         let events = events(&body);
+        assert!(events.iter().all(
+            |e| matches!(&e.kind, EventKind::Statuses { statuses, .. } if !statuses.is_empty())
+        ));
         // 9 status objects: 8 distinct plus c-acme-1/m4 `delivered` twice in the same body.
-        assert_eq!(events.len(), 9);
-        let wabas: std::collections::BTreeSet<_> =
-            events.iter().map(|e| e.waba_id.as_ref()).collect();
+        let all = statuses(&events);
+        assert_eq!(all.len(), 9);
+        assert_eq!(EventCounts::of(&events).statuses, 9);
+        let wabas: std::collections::BTreeSet<_> = all.iter().map(|(waba, _, _)| *waba).collect();
         assert_eq!(wabas.len(), 2);
-        assert!(events
-            .iter()
-            .all(|e| matches!(e.kind, EventKind::Status { .. })));
     }
 
     #[test]
     fn a_status_keeps_pricing_conversation_and_callback_data() {
         let body = fixture("status_sent.json");
         let events = events(&body);
-        let EventKind::Status {
-            phone_number_id,
-            status,
-        } = &events[0].kind
-        else {
-            panic!("status expected");
-        };
+        let (waba_id, phone_number_id, status) = statuses(&events)[0];
         assert_eq!(phone_number_id, "106540352242922");
-        assert_eq!(events[0].waba_id, "102290129340398");
+        assert_eq!(waba_id, "102290129340398");
         assert_eq!(status.status, StatusKind::Sent);
         assert_eq!(status.timestamp, 1732610003);
         assert_eq!(status.recipient_id.as_deref(), Some("15551230001"));
@@ -302,9 +317,7 @@ mod tests {
     fn a_failed_status_keeps_its_error() {
         let body = fixture("status_failed.json");
         let events = events(&body);
-        let EventKind::Status { status, .. } = &events[0].kind else {
-            panic!()
-        };
+        let (_, _, status) = statuses(&events)[0];
         assert_eq!(status.status, StatusKind::Failed);
         let errors = status.details().unwrap().errors;
         assert_eq!(errors[0].code, 131026);
@@ -341,9 +354,7 @@ mod tests {
     fn new_api_shape_without_conversation_is_fine() {
         let body = fixture("status_v24_no_conversation.json");
         let events = events(&body);
-        let EventKind::Status { status, .. } = &events[0].kind else {
-            panic!()
-        };
+        let (_, _, status) = statuses(&events)[0];
         assert!(status.conversation.is_none());
         let details = status.details().unwrap();
         let pricing = details.pricing.as_ref().unwrap();
@@ -356,15 +367,13 @@ mod tests {
     #[test]
     fn unknown_status_and_event_strings_are_values_not_errors() {
         let body = fixture("status_played.json");
-        let EventKind::Status { status, .. } = &events(&body)[0].kind else {
-            panic!()
-        };
+        let played = events(&body);
+        let (_, _, status) = statuses(&played)[0];
         assert_eq!(status.status, StatusKind::Played);
 
         let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{"metadata":{"phone_number_id":"2"},"statuses":[{"id":"w","status":"teleported","timestamp":"5"}]},"field":"messages"}]}]}"#;
-        let EventKind::Status { status, .. } = &events(body)[0].kind else {
-            panic!()
-        };
+        let teleported = events(body);
+        let (_, _, status) = statuses(&teleported)[0];
         assert_eq!(status.status, StatusKind::Other("teleported".into()));
         assert!(status.status.is_unknown());
 
@@ -387,9 +396,7 @@ mod tests {
         // bad/wrong_types.json: a number timestamp and a string template id, read leniently.
         let body = fixture("bad/wrong_types.json");
         let events = events(&body);
-        let EventKind::Status { status, .. } = &events[0].kind else {
-            panic!()
-        };
+        let (_, _, status) = statuses(&events)[0];
         assert_eq!(status.timestamp, 1732610008);
         let EventKind::TemplateStatus(update) = &events[1].kind else {
             panic!()

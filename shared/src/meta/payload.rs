@@ -143,8 +143,9 @@ pub enum ChangeValue<'a> {
 }
 
 impl<'a> ChangeValue<'a> {
-    /// Builds the typed value `field` names from the members read.
-    pub fn from_fields(field: &str, v: ValueFields<'a>) -> Result<Self, MissingMember> {
+    /// Builds the typed value `field` names, taking its members out of `v` (one change's
+    /// members; nothing else is moved).
+    pub fn from_fields(field: &str, v: &mut ValueFields<'a>) -> Result<Self, MissingMember> {
         fn need<T>(
             x: Option<T>,
             field: &'static str,
@@ -154,63 +155,77 @@ impl<'a> ChangeValue<'a> {
         }
         Ok(match field {
             "messages" => Self::Messages(MessagesValue {
-                messaging_product: v.messaging_product,
-                metadata: need(v.metadata, "messages", "metadata")?,
-                statuses: v.statuses,
-                messages: v.messages,
-                contacts: v.contacts,
-                errors: v.errors,
+                messaging_product: v.messaging_product.take(),
+                metadata: need(v.metadata.take(), "messages", "metadata")?,
+                statuses: std::mem::take(&mut v.statuses),
+                messages: std::mem::take(&mut v.messages),
+                contacts: std::mem::take(&mut v.contacts),
+                errors: std::mem::take(&mut v.errors),
             }),
             "message_template_status_update" => {
                 const F: &str = "message_template_status_update";
                 Self::TemplateStatus(TemplateStatusUpdate {
-                    event: TemplateEvent::from_wire(&need(v.event, F, "event")?),
-                    message_template_id: need(v.message_template_id, F, "message_template_id")?,
-                    message_template_name: v.message_template_name,
-                    message_template_language: v.message_template_language,
-                    message_template_category: v.message_template_category,
-                    reason: v.reason,
-                    other_info: v.other_info,
-                    disable_info: v.disable_info,
-                    rejection_info: v.rejection_info,
+                    event: TemplateEvent::from_wire(&need(v.event.take(), F, "event")?),
+                    message_template_id: need(
+                        v.message_template_id.take(),
+                        F,
+                        "message_template_id",
+                    )?,
+                    message_template_name: v.message_template_name.take(),
+                    message_template_language: v.message_template_language.take(),
+                    message_template_category: v.message_template_category.take(),
+                    reason: v.reason.take(),
+                    other_info: v.other_info.take(),
+                    disable_info: v.disable_info.take(),
+                    rejection_info: v.rejection_info.take(),
                 })
             }
             "message_template_quality_update" => {
                 const F: &str = "message_template_quality_update";
                 Self::TemplateQuality(TemplateQualityUpdate {
-                    previous_quality_score: v.previous_quality_score,
-                    new_quality_score: need(v.new_quality_score, F, "new_quality_score")?,
-                    message_template_id: need(v.message_template_id, F, "message_template_id")?,
-                    message_template_name: v.message_template_name,
-                    message_template_language: v.message_template_language,
+                    previous_quality_score: v.previous_quality_score.take(),
+                    new_quality_score: need(v.new_quality_score.take(), F, "new_quality_score")?,
+                    message_template_id: need(
+                        v.message_template_id.take(),
+                        F,
+                        "message_template_id",
+                    )?,
+                    message_template_name: v.message_template_name.take(),
+                    message_template_language: v.message_template_language.take(),
                 })
             }
             "template_category_update" => Self::TemplateCategory(TemplateCategoryUpdate {
                 message_template_id: need(
-                    v.message_template_id,
+                    v.message_template_id.take(),
                     "template_category_update",
                     "message_template_id",
                 )?,
-                message_template_name: v.message_template_name,
-                message_template_language: v.message_template_language,
-                previous_category: v.previous_category,
-                new_category: v.new_category,
-                correct_category: v.correct_category,
-                category_update_timestamp: v.category_update_timestamp,
+                message_template_name: v.message_template_name.take(),
+                message_template_language: v.message_template_language.take(),
+                previous_category: v.previous_category.take(),
+                new_category: v.new_category.take(),
+                correct_category: v.correct_category.take(),
+                category_update_timestamp: v.category_update_timestamp.take(),
             }),
             "phone_number_quality_update" => {
                 const F: &str = "phone_number_quality_update";
                 Self::PhoneNumberQuality(PhoneNumberQualityUpdate {
-                    display_phone_number: need(v.display_phone_number, F, "display_phone_number")?,
-                    event: need(v.event, F, "event")?,
-                    current_limit: v.current_limit,
-                    max_daily_conversations_per_business: v.max_daily_conversations_per_business,
+                    display_phone_number: need(
+                        v.display_phone_number.take(),
+                        F,
+                        "display_phone_number",
+                    )?,
+                    event: need(v.event.take(), F, "event")?,
+                    current_limit: v.current_limit.take(),
+                    max_daily_conversations_per_business: v
+                        .max_daily_conversations_per_business
+                        .take(),
                 })
             }
             "account_update" => Self::AccountUpdate(AccountUpdate {
-                phone_number: v.phone_number,
-                event: need(v.event, "account_update", "event")?,
-                ban_info: v.ban_info,
+                phone_number: v.phone_number.take(),
+                event: need(v.event.take(), "account_update", "event")?,
+                ban_info: v.ban_info.take(),
             }),
             _ => Self::Unhandled,
         })

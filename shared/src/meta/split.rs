@@ -300,17 +300,22 @@ mod tests {
         };
         events
             .into_iter()
-            .filter_map(|e| match e.kind {
-                EventKind::Status {
+            .flat_map(|e| match e.kind {
+                EventKind::Statuses {
                     phone_number_id,
-                    status,
-                } => Some((
-                    e.waba_id.into_owned(),
-                    phone_number_id.into_owned(),
-                    status.id.into_owned(),
-                    status.status.to_string(),
-                )),
-                _ => None,
+                    statuses,
+                } => statuses
+                    .into_iter()
+                    .map(|status| {
+                        (
+                            e.waba_id.to_string(),
+                            phone_number_id.to_string(),
+                            status.id.into_owned(),
+                            status.status.to_string(),
+                        )
+                    })
+                    .collect(),
+                _ => Vec::new(),
             })
             .collect()
     }

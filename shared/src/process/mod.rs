@@ -137,7 +137,7 @@ impl Processor {
             if let Notification::Events(events) = n {
                 for e in events {
                     wabas.insert(e.waba_id.to_string());
-                    if let EventKind::Status {
+                    if let EventKind::Statuses {
                         phone_number_id, ..
                     } = &e.kind
                     {
@@ -176,41 +176,47 @@ impl Processor {
             };
             for event in events {
                 match &event.kind {
-                    EventKind::Status {
+                    EventKind::Statuses {
                         phone_number_id,
-                        status,
+                        statuses: listed,
                     } => {
-                        outcome.statuses += 1;
-                        match routes.phone(phone_number_id, &event.waba_id) {
-                            Ok(tenant_id) => {
-                                let key = MessageKey {
-                                    tenant_id: tenant_id.to_owned(),
-                                    wamid: status.id.to_string(),
-                                };
-                                statuses
-                                    .entry(key)
-                                    .or_default()
-                                    .push((*i, observation(status)));
-                            }
-                            Err(reason) => {
-                                outcome.unrouted += 1;
-                                let fields = [
-                                    ("phone_number_id", crate::store::s(phone_number_id.as_ref())),
-                                    ("waba_id", crate::store::s(event.waba_id.as_ref())),
-                                    ("wamid", crate::store::s(status.id.as_ref())),
-                                    ("status", crate::store::s(status.status.as_str())),
-                                ];
-                                let id = crate::store::stable_id(&[
-                                    reason,
-                                    &status.id,
-                                    status.status.as_str(),
-                                ]);
-                                if let Err(e) =
-                                    self.store.record_unrouted(&id, reason, &fields).await
-                                {
-                                    fates[*i] = fates[*i].max(fate_of(&e));
+                        outcome.statuses += listed.len();
+                        let route = routes.phone(phone_number_id, &event.waba_id);
+                        for status in listed {
+                            match route {
+                                Ok(tenant_id) => {
+                                    let key = MessageKey {
+                                        tenant_id: tenant_id.to_owned(),
+                                        wamid: status.id.to_string(),
+                                    };
+                                    statuses
+                                        .entry(key)
+                                        .or_default()
+                                        .push((*i, observation(status)));
                                 }
-                                warn!(metric = "unrouted", reason, phone_number_id = %phone_number_id, waba_id = %event.waba_id, "status not routed");
+                                Err(reason) => {
+                                    outcome.unrouted += 1;
+                                    let fields = [
+                                        (
+                                            "phone_number_id",
+                                            crate::store::s(phone_number_id.as_ref()),
+                                        ),
+                                        ("waba_id", crate::store::s(event.waba_id.as_ref())),
+                                        ("wamid", crate::store::s(status.id.as_ref())),
+                                        ("status", crate::store::s(status.status.as_str())),
+                                    ];
+                                    let id = crate::store::stable_id(&[
+                                        reason,
+                                        &status.id,
+                                        status.status.as_str(),
+                                    ]);
+                                    if let Err(e) =
+                                        self.store.record_unrouted(&id, reason, &fields).await
+                                    {
+                                        fates[*i] = fates[*i].max(fate_of(&e));
+                                    }
+                                    warn!(metric = "unrouted", reason, phone_number_id = %phone_number_id, waba_id = %event.waba_id, "status not routed");
+                                }
                             }
                         }
                     }
@@ -462,16 +468,18 @@ pub fn decode(body: &[u8]) -> Result<Vec<(String, String, Observation)>, meta::P
     notification.check_deferred()?;
     if let Notification::Events(events) = notification {
         for event in events {
-            if let EventKind::Status {
+            if let EventKind::Statuses {
                 phone_number_id,
-                status,
+                statuses,
             } = &event.kind
             {
-                out.push((
-                    phone_number_id.to_string(),
-                    status.id.to_string(),
-                    observation(status),
-                ));
+                for status in statuses {
+                    out.push((
+                        phone_number_id.to_string(),
+                        status.id.to_string(),
+                        observation(status),
+                    ));
+                }
             }
         }
     }

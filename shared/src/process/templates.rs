@@ -282,9 +282,9 @@ impl<'s> Lifecycle<'s> {
                     }
                 }
             }
-            EventKind::Status { .. } | EventKind::Inbound { .. } | EventKind::Unhandled { .. } => {
-                Ok(())
-            }
+            EventKind::Statuses { .. }
+            | EventKind::Inbound { .. }
+            | EventKind::Unhandled { .. } => Ok(()),
         }
     }
 
