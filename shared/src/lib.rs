@@ -18,6 +18,7 @@ pub mod domain;
 pub mod graph;
 pub mod ingest;
 pub mod meta;
+pub mod metrics;
 pub mod notify;
 pub mod process;
 pub mod queue;

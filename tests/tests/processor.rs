@@ -1128,6 +1128,36 @@ async fn a_stream_batch_folded_again_counts_once_even_when_the_retry_reaches_fur
     assert_eq!(p.items(keys::feed("acme")).await.len(), 2);
 }
 
+/// The EMF line a batch writes: counts of what arrived and moved, what was parked, and the lag
+/// behind Meta's clock; the function as its only dimension, and nothing personal.
+#[tokio::test]
+async fn each_batch_writes_one_emf_line_with_its_counts_and_lag() {
+    let p = pipeline().await;
+    let mut records = vec![
+        record("m-0", fixture("meta/status_batch_mixed.json")),
+        record("m-1", b"{\"object\":".to_vec()),
+    ];
+    records.push(record("m-2", fixture("meta/template_approved.json")));
+    let outcome = p.processor.process(&records).await;
+    let now = shared::store::now();
+    let line = outcome.metrics(now).to_emf(now * 1000).unwrap();
+    let emf: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(emf["Function"], "processor");
+    assert_eq!(
+        emf["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        serde_json::json!([["Function"]])
+    );
+    assert_eq!(emf["StatusesReceived"], 9);
+    assert_eq!(emf["Parked"], 1);
+    assert_eq!(emf["TemplateEvents"], 1);
+    assert!(emf["MessagesWritten"].as_u64().unwrap() >= 7);
+    // The fixtures are from November 2024: the lag is their age.
+    assert!(emf["ProcessingLag"].as_u64().unwrap() > 3600);
+    for personal in ["106540352242922", "15551230004", "wamid.", "acme", "globex"] {
+        assert!(!line.contains(personal), "{personal} in {line}");
+    }
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

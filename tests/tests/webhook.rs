@@ -399,3 +399,60 @@ fn signed_bodies_nested_50_000_deep_are_answered_on_a_2_mib_stack_never_a_crash(
     // Nesting where Meta's shape has objects is not a webhook: parked with its reason.
     assert_eq!(parked, vec![Some("invalid_json".to_owned())]);
 }
+
+/// The EMF line a POST writes: valid EMF, the function as its only dimension, the counts of what
+/// arrived, and nothing personal (no phone number, wamid or secret).
+#[tokio::test]
+async fn each_post_writes_one_emf_line_with_counts_and_nothing_personal() {
+    let h = harness().await;
+    let body = fixture("meta/status_batch_mixed.json");
+    let accepted = h
+        .ingest
+        .accept(
+            Some(signature_of("meta/status_batch_mixed.json").as_bytes()),
+            &body,
+            "r-1",
+        )
+        .await;
+    let line = webhook::metrics_of(&accepted)
+        .to_emf(1_700_000_000_000)
+        .unwrap();
+    let emf: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let directive = &emf["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(directive["Namespace"], shared::metrics::NAMESPACE);
+    assert_eq!(directive["Dimensions"], serde_json::json!([["Function"]]));
+    assert_eq!(emf["Function"], "webhook");
+    assert_eq!(
+        (
+            emf["BodiesQueued"].as_u64(),
+            emf["StatusesReceived"].as_u64()
+        ),
+        (Some(1), Some(9))
+    );
+    for name in directive["Metrics"].as_array().unwrap() {
+        assert!(
+            emf[name["Name"].as_str().unwrap()].is_u64(),
+            "{name} has a value"
+        );
+    }
+    let text = String::from_utf8(body.clone()).unwrap();
+    for personal in [
+        "106540352242922",
+        "15550001111",
+        "15551230004",
+        "wamid.",
+        FIXTURE_APP_SECRET,
+    ] {
+        assert!(text.contains(personal) || personal == FIXTURE_APP_SECRET);
+        assert!(!line.contains(personal), "{personal} in {line}");
+    }
+
+    let forged = h
+        .ingest
+        .accept(Some(sign("wrong-secret", &body).as_bytes()), &body, "r-2")
+        .await;
+    let line = webhook::metrics_of(&forged).to_emf(1).unwrap();
+    let emf: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(emf["SignatureFailures"], 1);
+    assert!(emf.get("StatusesReceived").is_none());
+}

@@ -43,6 +43,12 @@ pub async fn handle(fold: &CounterFold, event: LambdaEvent<Event>) -> Result<(),
         error!(error = %e, records = event.payload.records.len(), "counting failed; the batch will be retried");
         e
     })?;
+    shared::metrics::Metrics::new("counters")
+        .count("ChangesCounted", outcome.changes)
+        .count("RunsWritten", outcome.runs_applied)
+        .count("RunsFoundWritten", outcome.runs_found_applied)
+        .count("CampaignUpdates", outcome.campaign_updates)
+        .emit();
     info!(
         records = event.payload.records.len(),
         changes = outcome.changes,

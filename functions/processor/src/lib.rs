@@ -62,6 +62,7 @@ pub async fn handle(
         })
         .collect();
     let outcome = processor.process(&records).await;
+    outcome.metrics(shared::store::now()).emit();
     if outcome.failed.iter().any(|id| anonymous.contains(id)) {
         error!("a record without a message id failed");
         return Err(Box::new(UnreportableFailure));

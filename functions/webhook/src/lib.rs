@@ -7,6 +7,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use shared::config::WebhookConfig;
 use shared::ingest::{Accepted, Ingest, IngestError};
 use shared::meta::SIGNATURE_HEADER;
+use shared::metrics::Metrics;
 use shared::queue::Queue;
 use std::convert::Infallible;
 use std::time::Instant;
@@ -79,7 +80,9 @@ async fn receive(ingest: &Ingest, request: &Request, request_id: &str) -> Respon
         .headers()
         .get(SIGNATURE_HEADER)
         .map(|value| value.as_bytes());
-    match ingest.accept(signature, body, request_id).await {
+    let result = ingest.accept(signature, body, request_id).await;
+    metrics_of(&result).emit();
+    match result {
         Ok(Accepted::Queued { .. } | Accepted::DashboardTest | Accepted::Parked { .. }) => {
             respond(StatusCode::OK, "EVENT_RECEIVED")
         }
@@ -97,6 +100,38 @@ async fn receive(ingest: &Ingest, request: &Request, request_id: &str) -> Respon
             respond(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable")
         }
     }
+}
+
+/// A POST's metrics (EMF): signature failures (an alarm watches their spikes), parked bodies,
+/// and what the accepted bodies carried, by kind.
+pub fn metrics_of(result: &Result<Accepted, IngestError>) -> Metrics {
+    let mut m = Metrics::new("webhook");
+    match result {
+        Ok(Accepted::Queued { parts, counts }) => {
+            m.count("BodiesQueued", 1)
+                .count("BodiesSplit", usize::from(*parts > 1))
+                .count("StatusesReceived", counts.statuses)
+                .count("InboundMessages", counts.inbound)
+                .count("TemplateEvents", counts.template)
+                .count("OtherEvents", counts.other);
+        }
+        Ok(Accepted::DashboardTest) => {
+            m.count("DashboardTests", 1);
+        }
+        Ok(Accepted::Parked { .. }) => {
+            m.count("BodiesParked", 1);
+        }
+        Err(IngestError::Signature(_)) => {
+            m.count("SignatureFailures", 1);
+        }
+        Err(IngestError::TooLarge { .. }) => {
+            m.count("BodiesTooLarge", 1);
+        }
+        Err(IngestError::Queue(_)) => {
+            m.count("QueueFailures", 1);
+        }
+    }
+    m
 }
 
 fn respond(status: StatusCode, text: impl Into<String>) -> Response<Body> {

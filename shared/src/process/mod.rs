@@ -56,6 +56,27 @@ pub struct BatchOutcome {
     pub unrouted: usize,
     pub template_events: usize,
     pub ignored: usize,
+    /// Meta's earliest status timestamp in the batch (Unix seconds): processing lag is now minus it.
+    pub oldest_status_time: Option<u64>,
+}
+
+impl BatchOutcome {
+    /// The batch's metrics (EMF): what arrived, what moved, what could not be routed or read,
+    /// and how far behind Meta's clock the oldest status was applied.
+    pub fn metrics(&self, now: u64) -> crate::metrics::Metrics {
+        let mut m = crate::metrics::Metrics::new("processor");
+        m.count("StatusesReceived", self.statuses)
+            .count("MessagesWritten", self.messages_written)
+            .count("StatusesUnchanged", self.messages_unchanged)
+            .count("TemplateEvents", self.template_events)
+            .count("Unrouted", self.unrouted)
+            .count("Parked", self.parked.len())
+            .count("RecordsRetried", self.failed.len());
+        if let Some(oldest) = self.oldest_status_time {
+            m.seconds("ProcessingLag", now.saturating_sub(oldest));
+        }
+        m
+    }
 }
 
 /// The processor: store, dead-letter queue and route cache, built once per container.
@@ -181,6 +202,10 @@ impl Processor {
                         statuses: listed,
                     } => {
                         outcome.statuses += listed.len();
+                        if let Some(oldest) = listed.iter().map(|s| s.timestamp).min() {
+                            outcome.oldest_status_time =
+                                Some(outcome.oldest_status_time.map_or(oldest, |o| o.min(oldest)));
+                        }
                         let route = routes.phone(phone_number_id, &event.waba_id);
                         for status in listed {
                             match route {
