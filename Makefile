@@ -18,7 +18,7 @@ help:
 	@echo "make fuzz   - every fuzz target under libFuzzer, FUZZ_SECONDS each (default 600)"
 	@echo "make bench  - criterion benchmarks (signature + parse + split)"
 	@echo "make build  - release build of every function for Lambda (arm64)"
-	@echo "make deploy - build, then sam deploy --guided"
+	@echo "make deploy - build, then sam deploy (guided the first time; infra/samconfig.toml)"
 	@echo "make redrive ARGS=--dry-run - parked bodies by reason; without --dry-run, move them back to the queue"
 
 $(STAMP): infra/local/requirements.txt
@@ -70,6 +70,7 @@ lint-template: $(STAMP)
 	AWS_DEFAULT_REGION=us-east-1 sam validate --lint -t $(TEMPLATE)
 	cfn-lint $(TEMPLATE)
 	$(VENV)/bin/python infra/tests/least_privilege_test.py
+	$(VENV)/bin/python infra/tests/operations_test.py
 
 bench:
 	cargo bench -p shared --bench ingest
@@ -96,8 +97,24 @@ $(VENV)/.zig: $(STAMP)
 build: $(VENV)/.zig
 	cargo lambda build --release --arm64
 
+# sam deploy with infra/samconfig.toml (passed by absolute path: sam resolves a relative one against
+# the template's directory). Guided while the account and region have no deployed stack of the
+# configured name (`sam list stack-outputs` says it does not exist or has no outputs): that run
+# saves the region and parameters into infra/samconfig.toml, and later runs use them and only ask
+# to confirm the change set. Any other failure of the check (credentials, network) stops here.
+# ARGS go to sam deploy, e.g. ARGS="--parameter-overrides MetaSecretVersionId=<id>".
+SAMCONFIG := $(CURDIR)/infra/samconfig.toml
 deploy: build lint-template
-	sam deploy --guided -t $(TEMPLATE)
+	@stack=$$($(VENV)/bin/python -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["default"]["deploy"]["parameters"]["stack_name"])' $(SAMCONFIG)); \
+	if check=$$(sam list stack-outputs --stack-name "$$stack" --config-file $(SAMCONFIG) 2>&1); then \
+	  echo "deploy: stack $$stack is deployed; sam deploy with $(SAMCONFIG)"; \
+	  sam deploy -t $(TEMPLATE) --config-file $(SAMCONFIG) $(ARGS); \
+	elif grep -q "not exist" <<<"$$check"; then \
+	  echo "deploy: no deployed stack $$stack yet: sam deploy --guided (answers are saved to infra/samconfig.toml)"; \
+	  sam deploy --guided -t $(TEMPLATE) --config-file $(SAMCONFIG) $(ARGS); \
+	else \
+	  echo "$$check" >&2; echo "deploy: could not tell whether stack $$stack exists (AWS credentials? region?)" >&2; exit 1; \
+	fi
 
 # Init and invoke times of the webhook on this machine (host architecture build).
 coldstart: $(STAMP) $(EMULATOR_STAMP)

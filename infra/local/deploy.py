@@ -60,6 +60,10 @@ def sam_deploy(stack, endpoint, overrides):
     args = [
         "sam", "deploy",
         "--template-file", str(TEMPLATE),
+        # sam reads infra/samconfig.toml (next to the template) by default; its `default`
+        # environment is the AWS deploy (region, S3 prefix, parameters). An environment the file
+        # does not have keeps every setting here on the command line.
+        "--config-env", "local-stack",
         "--stack-name", stack,
         "--resolve-s3",
         "--capabilities", "CAPABILITY_IAM",
