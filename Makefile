@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 TEMPLATE := infra/template.yaml
 
-.PHONY: help dev watch test fuzz load faults redrive lint lint-template bench bench-processor bench-realtime bench-sse bench-api build deploy coldstart clean
+.PHONY: help dev watch test fuzz load faults redrive lint lint-template bench bench-processor bench-realtime bench-sse bench-api build arm64-check deploy coldstart clean
 
 help:
 	@echo "make dev    - infra/template.yaml deployed on a local AWS emulator, world loaded, redeploy on save"
@@ -37,7 +37,7 @@ dev: $(STAMP) $(EMULATOR_STAMP)
 watch: $(STAMP) $(EMULATOR_STAMP)
 	scripts/local-stack scripts/dev-watch
 
-test: $(STAMP) $(EMULATOR_STAMP) lint lint-template
+test: $(STAMP) $(EMULATOR_STAMP) lint lint-template arm64-check
 	scripts/local-stack scripts/test-suite
 
 # The deployed webhook (release) under concurrent signed POSTs: requests/s, p50/p95/p99, errors,
@@ -89,13 +89,25 @@ bench-sse: $(STAMP) $(EMULATOR_STAMP)
 bench-api: $(STAMP) $(EMULATOR_STAMP)
 	LOCAL_STACK_PROFILE=release scripts/local-stack cargo run --release -p pipeline-tests --bin api-bench
 
-# Cross-compiling to arm64 uses zig (from PyPI), installed on first build.
-$(VENV)/.zig: $(STAMP)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check ziglang
+# Lambda runs the functions on arm64 (Graviton): the Rust target comes from rustup, and
+# cargo-lambda cross-links with zig (ziglang, pinned in infra/local/requirements.txt).
+ARM64_TARGET := aarch64-unknown-linux-gnu
+FUNCTIONS := $(notdir $(wildcard functions/*))
+$(VENV)/.arm64: $(STAMP)
+	rustup target list --installed | grep -qx $(ARM64_TARGET) || rustup target add $(ARM64_TARGET)
 	touch $@
 
-build: $(VENV)/.zig
-	cargo lambda build --release --arm64
+# Every function, release, into target/lambda/<function>/bootstrap (the template's CodeUri).
+build: $(VENV)/.arm64
+	cargo lambda build --release --arm64 $(addprefix -p ,$(FUNCTIONS))
+
+# The same toolchain on one function, unoptimised, into a folder of its own (make test runs it,
+# so the arm64 build cannot rot): the target, zig, aws-lc's C cross-build, the link.
+arm64-check: $(VENV)/.arm64
+	cargo lambda build --arm64 -p webhook --lambda-dir target/lambda-arm64-check
+	@# ELF e_machine (offset 18, little-endian) 0x00b7 is AArch64.
+	@test "$$(od -An -tx1 -j18 -N2 target/lambda-arm64-check/webhook/bootstrap | tr -d ' ')" = b700 \
+	  && echo "arm64 build: target/lambda-arm64-check/webhook/bootstrap is an AArch64 ELF"
 
 # sam deploy with infra/samconfig.toml (passed by absolute path: sam resolves a relative one against
 # the template's directory). Guided while the account and region have no deployed stack of the
@@ -116,8 +128,11 @@ deploy: build lint-template
 	  echo "$$check" >&2; echo "deploy: could not tell whether stack $$stack exists (AWS credentials? region?)" >&2; exit 1; \
 	fi
 
-# Init and invoke times of the webhook on this machine (host architecture build).
+# Every function's init, first invoke, peak RSS and zipped size next to a bare lambda_runtime
+# binary, in one run (release builds for this machine, against the local stack). COLD, WARM,
+# COMPARE_DIR (another build's binaries, measured side by side).
 coldstart: $(STAMP) $(EMULATOR_STAMP)
+	cargo build --release -p coldstart-baseline
 	LOCAL_STACK_PROFILE=release scripts/local-stack scripts/coldstart
 
 clean:

@@ -233,33 +233,30 @@ impl Verifier {
     }
 }
 
+/// A JWKS fetch gives up after this.
+const JWKS_FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// A JWKS is fetched again at most this often when a token names an unknown key.
 const JWKS_REFRESH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// A [`Verifier`] that keeps its keys from a JWKS URL (Cognito's): fetched at init, and again,
-/// at most once a minute, when a token names a key it does not have (rotation). Built once per
-/// container by every function that takes tokens (api, websocket, sse).
+/// A [`Verifier`] that keeps its keys from a JWKS URL (Cognito's): fetched when the first token
+/// arrives (not at init: a cold start does not wait on a network call the request may not need,
+/// and an unreachable key endpoint cannot fail the init), and again, at most once a minute, when a
+/// token names a key it does not have (rotation). Built once per container by every function that
+/// takes tokens (api, websocket, sse).
 pub struct KeyedVerifier {
     verifier: Verifier,
     jwks_url: Option<String>,
-    http: reqwest::Client,
     last_fetch: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl KeyedVerifier {
-    /// Builds it and loads the keys: a JWKS document given directly, then the URL's.
-    pub async fn load(
-        config: AuthConfig,
-        jwks_url: Option<String>,
-        jwks_json: Option<&str>,
-    ) -> Self {
+    /// Builds it with a JWKS document given directly, if any; the URL's keys are fetched when a
+    /// token names a key it does not have, the first token included.
+    pub fn new(config: AuthConfig, jwks_url: Option<String>, jwks_json: Option<&str>) -> Self {
         let keyed = Self {
             verifier: Verifier::new(config),
             jwks_url,
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(3))
-                .build()
-                .unwrap_or_default(),
             last_fetch: std::sync::Mutex::new(None),
         };
         if let Some(jwks) = jwks_json {
@@ -267,7 +264,6 @@ impl KeyedVerifier {
                 tracing::error!(error = %e, "configured JWKS is not valid");
             }
         }
-        keyed.refresh().await;
         keyed
     }
 
@@ -286,8 +282,9 @@ impl KeyedVerifier {
             *last = Some(std::time::Instant::now());
         }
         let fetched = async {
-            self.http
+            crate::http::client()
                 .get(url)
+                .timeout(JWKS_FETCH_TIMEOUT)
                 .send()
                 .await?
                 .error_for_status()?

@@ -157,7 +157,6 @@ fn is_rate_limit(code: i64) -> bool {
 /// The Graph API client.
 #[derive(Debug, Clone)]
 pub struct GraphClient {
-    http: reqwest::Client,
     config: GraphConfig,
 }
 
@@ -167,14 +166,10 @@ enum Attempt {
 }
 
 impl GraphClient {
-    /// A client with its own connection pool (build once per container).
+    /// A client on the process's HTTPS client ([`crate::http`]), each request bounded by
+    /// `config.timeout`.
     pub fn new(config: GraphConfig) -> Result<Self, GraphError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(Duration::from_secs(3)))
-            .build()
-            .map_err(|_| GraphError::BadBaseUrl)?;
-        Ok(Self { http, config })
+        Ok(Self { config })
     }
 
     /// Every template of a WABA, all pages.
@@ -250,9 +245,9 @@ impl GraphClient {
         url: &reqwest::Url,
         token: &SecretString,
     ) -> Result<Attempt, GraphError> {
-        let sent = self
-            .http
+        let sent = crate::http::client()
             .get(url.clone())
+            .timeout(self.config.timeout)
             .bearer_auth(token.expose_secret())
             .header("accept", "application/json")
             .send()

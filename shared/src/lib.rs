@@ -11,11 +11,13 @@
 //! - [`config`]: typed configuration read once at init
 
 pub mod auth;
+pub mod aws;
 pub mod config;
 pub mod counters;
 pub mod cursor;
 pub mod domain;
 pub mod graph;
+pub mod http;
 pub mod ingest;
 pub mod meta;
 pub mod metrics;

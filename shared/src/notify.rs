@@ -112,7 +112,6 @@ pub struct Notifier {
     sns: aws_sdk_sns::Client,
     topic_arn: String,
     secrets: TenantSecrets,
-    http: reqwest::Client,
     slack: SlackPolicy,
 }
 
@@ -124,19 +123,11 @@ impl Notifier {
         secrets: TenantSecrets,
         slack: SlackPolicy,
     ) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(slack.timeout)
-            .connect_timeout(slack.timeout)
-            // A webhook URL that redirects elsewhere is not followed.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
         Self {
             store,
             sns,
             topic_arn: topic_arn.into(),
             secrets,
-            http,
             slack,
         }
     }
@@ -276,9 +267,10 @@ impl Notifier {
     }
 
     async fn post_once(&self, url: &SecretString, body: &str) -> Result<(), String> {
-        let response = self
-            .http
+        // The process's client never follows a redirect: a URL that redirects elsewhere fails.
+        let response = crate::http::client()
             .post(url.expose_secret())
+            .timeout(self.slack.timeout)
             .header("content-type", "application/json")
             .body(body.to_owned())
             .send()

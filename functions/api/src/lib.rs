@@ -64,12 +64,11 @@ impl Api {
             secrets,
             slack: config.slack.clone(),
             store,
-            auth: KeyedVerifier::load(
+            auth: KeyedVerifier::new(
                 config.auth.clone(),
                 config.jwks_url.clone(),
                 config.jwks_json.as_deref(),
-            )
-            .await,
+            ),
             cursors: CursorSigner::new(&config.cursor_secret),
             sse_url: config.sse_url.clone(),
             websocket_url: config.websocket_url.clone(),

@@ -7,7 +7,7 @@ use shared::config::ApiConfig;
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = ApiConfig::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = shared::aws::sdk_config().await;
     let api = api::Api::build(
         &config,
         aws_sdk_dynamodb::Client::new(&aws),

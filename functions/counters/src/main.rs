@@ -9,7 +9,7 @@ use shared::store::Store;
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = CountersConfig::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = shared::aws::sdk_config().await;
     let fold = CounterFold::new(Store::new(
         aws_sdk_dynamodb::Client::new(&aws),
         &config.table_name,

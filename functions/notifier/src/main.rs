@@ -7,7 +7,7 @@ use shared::config::NotifierConfig;
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = NotifierConfig::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = shared::aws::sdk_config().await;
     let notifier = notifier::build(
         &config,
         aws_sdk_dynamodb::Client::new(&aws),

@@ -67,6 +67,7 @@ pub async fn handle(
     let changes: Vec<Change> = decoded.iter().map(|(_, _, c)| c.clone()).collect();
     let plan = plan(&changes);
     let outcome = pusher.push(&plan).await;
+    outcome.metrics().emit();
     info!(
         records = records.len(),
         changes = changes.len(),

@@ -7,7 +7,7 @@ use shared::config::RealtimeConfig;
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = RealtimeConfig::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = shared::aws::sdk_config().await;
     // The @connections API lives on the WebSocket API's own URL, not a regional endpoint.
     let management = aws_sdk_apigatewaymanagement::Client::from_conf(
         aws_sdk_apigatewaymanagement::config::Builder::from(&aws)

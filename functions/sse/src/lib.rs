@@ -68,12 +68,11 @@ impl App {
     ) -> Self {
         Self {
             store: Store::new(dynamodb, &settings.table_name),
-            auth: KeyedVerifier::load(
+            auth: KeyedVerifier::new(
                 tokens.auth.clone(),
                 tokens.jwks_url.clone(),
                 tokens.jwks_json.as_deref(),
-            )
-            .await,
+            ),
             settings,
         }
     }

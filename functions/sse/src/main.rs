@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let tokens = TokenConfig::from_env()?;
     let settings = sse::Settings::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = shared::aws::sdk_config().await;
     let app = sse::App::build(&tokens, settings, aws_sdk_dynamodb::Client::new(&aws)).await;
     let app: &'static sse::App = Box::leak(Box::new(app));
     run_with_streaming_response(service_fn(move |request| sse::handle(app, request))).await

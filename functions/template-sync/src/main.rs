@@ -11,7 +11,7 @@ use shared::sync::TemplateSync;
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = SyncConfig::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = shared::aws::sdk_config().await;
     let sync = TemplateSync::new(
         Store::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_name),
         GraphClient::new(config.graph.clone())?,

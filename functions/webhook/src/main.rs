@@ -7,7 +7,7 @@ use shared::config::WebhookConfig;
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = WebhookConfig::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = shared::aws::sdk_config().await;
     let ingest = webhook::build(&config, aws_sdk_sqs::Client::new(&aws))?;
     let ingest = &ingest;
     run(service_fn(move |request| webhook::handle(ingest, request))).await

@@ -39,12 +39,11 @@ impl Routes {
         Self {
             replies,
             store: Store::new(dynamodb, table),
-            auth: KeyedVerifier::load(
+            auth: KeyedVerifier::new(
                 tokens.auth.clone(),
                 tokens.jwks_url.clone(),
                 tokens.jwks_json.as_deref(),
-            )
-            .await,
+            ),
         }
     }
 

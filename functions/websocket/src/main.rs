@@ -8,7 +8,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let tokens = TokenConfig::from_env()?;
     let table = shared::config::required("TABLE_NAME")?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = shared::aws::sdk_config().await;
     let management_url = shared::config::required("WEBSOCKET_MANAGEMENT_URL")?;
     let replies = aws_sdk_apigatewaymanagement::Client::from_conf(
         aws_sdk_apigatewaymanagement::config::Builder::from(&aws)

@@ -29,6 +29,18 @@ pub struct PushOutcome {
     pub failed_tenants: Vec<String>,
 }
 
+impl PushOutcome {
+    /// The fan-out's metrics (EMF): an alarm watches `PushFailures`.
+    pub fn metrics(&self) -> crate::metrics::Metrics {
+        let mut m = crate::metrics::Metrics::new("realtime");
+        m.count("PushesSent", self.delivered)
+            .count("PushFailures", self.failed)
+            .count("ConnectionsGone", self.gone)
+            .count("TenantsRetried", self.failed_tenants.len());
+        m
+    }
+}
+
 /// Pushes planned messages to connections.
 #[derive(Debug, Clone)]
 pub struct Pusher {
@@ -155,4 +167,33 @@ pub fn topics_of(connection: &Connection) -> Vec<Topic> {
         .iter()
         .filter_map(|t| Topic::parse(t))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fan_out_reports_its_failures_as_metrics() {
+        let outcome = PushOutcome {
+            delivered: 7,
+            gone: 1,
+            failed: 2,
+            failed_tenants: vec!["acme".into()],
+        };
+        let line = outcome.metrics().to_emf(1_700_000_000_000).expect("a line");
+        let line: serde_json::Value = serde_json::from_str(&line).expect("EMF is JSON");
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], crate::metrics::NAMESPACE);
+        assert_eq!(directive["Dimensions"], serde_json::json!([["Function"]]));
+        assert_eq!(line["Function"], "realtime");
+        assert_eq!(line["PushesSent"], 7);
+        assert_eq!(line["PushFailures"], 2);
+        assert_eq!(line["ConnectionsGone"], 1);
+        assert_eq!(line["TenantsRetried"], 1);
+        assert!(
+            !line.to_string().contains("acme"),
+            "no tenant in a metric line"
+        );
+    }
 }
