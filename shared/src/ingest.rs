@@ -82,10 +82,10 @@ pub enum Plan<'a> {
 /// Decides what to do with a verified body: parse it once, forward it whole when it fits a
 /// message, split it when it does not, park it when it cannot be read.
 pub fn plan(body: &[u8], max_message_bytes: usize) -> Plan<'_> {
-    let Ok(text) = std::str::from_utf8(body) else {
+    let Ok(text) = simdutf8::basic::from_utf8(body) else {
         return Plan::Park { reason: "not_utf8" };
     };
-    let (kind, counts) = match meta::parse(body) {
+    let (kind, counts) = match meta::parse_str(text) {
         Ok(Notification::Events(events)) => ("notification", EventCounts::of(&events)),
         Ok(Notification::DashboardTest { .. }) => ("dashboard_test", EventCounts::default()),
         Ok(Notification::OtherObject { .. }) => {

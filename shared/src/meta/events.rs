@@ -3,8 +3,9 @@
 //! one per other change, across every entry and change (nothing past `entry[0]` is dropped).
 //! Either the whole body parses or none of it does, so nothing is half-applied.
 
+use super::envelope::Envelope;
 use super::payload::{
-    AccountUpdate, Body, ChangeValue, InboundMessage, PhoneNumberQualityUpdate, Status,
+    AccountUpdate, ChangeValue, InboundMessage, PhoneNumberQualityUpdate, Status,
     TemplateCategoryUpdate, TemplateQualityUpdate, TemplateStatusUpdate,
 };
 use std::borrow::Cow;
@@ -42,10 +43,11 @@ pub enum EventKind<'a> {
         phone_number_id: Cow<'a, str>,
         statuses: Vec<Status<'a>>,
     },
-    /// A message a customer sent to `phone_number_id`.
+    /// A message a customer sent to `phone_number_id` (boxed: larger than a batch of
+    /// statuses, so that every event stays small).
     Inbound {
         phone_number_id: Cow<'a, str>,
-        message: InboundMessage<'a>,
+        message: Box<InboundMessage<'a>>,
     },
     // Account events are rare and larger than a status: boxed, so that every event of a
     // batch of statuses stays the size of a status.
@@ -95,48 +97,49 @@ impl ParseError {
 
 /// Parses a (verified) body once into events.
 pub fn parse(body: &[u8]) -> Result<Notification<'_>, ParseError> {
-    // Checking UTF-8 once up front lets the parser skip it string by string.
-    let text = std::str::from_utf8(body).map_err(|_| ParseError::NotUtf8)?;
+    // Checking UTF-8 once up front (SIMD) lets the parser skip it string by string.
+    let text = simdutf8::basic::from_utf8(body).map_err(|_| ParseError::NotUtf8)?;
+    parse_str(text)
+}
+
+/// [`parse`] for a body already known to be UTF-8 (the webhook checks it once for the queue; a
+/// queued record is a string).
+pub fn parse_str(text: &str) -> Result<Notification<'_>, ParseError> {
     // serde_json counts nesting as it goes (unknown values included) and refuses a body past
     // its recursion limit: no input reaches a deeper recursion than that, and no extra pass.
-    let body: Body<'_> = serde_json::from_str(text).map_err(|e| {
+    let envelope: Envelope<'_> = serde_json::from_str(text).map_err(|e| {
         if e.to_string().starts_with("recursion limit exceeded") {
             ParseError::TooDeep
         } else {
             ParseError::Json(e)
         }
     })?;
-    match (body.object, body.entry, body.field, body.value) {
-        (Some(object), _, _, _) if object != WHATSAPP_OBJECT => {
+    let Envelope {
+        object,
+        events,
+        field,
+        has_value,
+        bad_change,
+    } = envelope;
+    match (object, events, field) {
+        (Some(object), _, _) if object != WHATSAPP_OBJECT => {
             Ok(Notification::OtherObject { object })
         }
-        (Some(_), Some(entries), _, _) => {
-            let mut events = Vec::new();
-            for (entry_index, entry) in entries.into_iter().enumerate() {
-                for (change_index, mut change) in entry.changes.into_iter().enumerate() {
-                    let value = ChangeValue::from_fields(&change.field, &mut change.value)
-                        .map_err(|source| ParseError::Change {
-                            entry: entry_index,
-                            change: change_index,
-                            source,
-                        })?;
-                    push_events(
-                        &mut events,
-                        entry.id.clone(),
-                        entry.time,
-                        change.field,
-                        value,
-                    );
-                }
-            }
-            Ok(Notification::Events(events))
-        }
-        (None, None, Some(field), Some(_)) => Ok(Notification::DashboardTest { field }),
+        (Some(_), Some(events), _) => match bad_change {
+            Some(bad) => Err(ParseError::Change {
+                entry: bad.entry,
+                change: bad.change,
+                source: bad.source,
+            }),
+            None => Ok(Notification::Events(events)),
+        },
+        (None, None, Some(field)) if has_value => Ok(Notification::DashboardTest { field }),
         _ => Err(ParseError::UnknownShape),
     }
 }
 
-fn push_events<'a>(
+/// Appends the events of one change.
+pub(super) fn push_events<'a>(
     events: &mut Vec<Event<'a>>,
     waba_id: Cow<'a, str>,
     entry_time: Option<u64>,
@@ -161,7 +164,7 @@ fn push_events<'a>(
             for message in messages.messages {
                 events.push(event(EventKind::Inbound {
                     phone_number_id: phone_number_id.clone(),
-                    message,
+                    message: Box::new(message),
                 }));
             }
         }
@@ -300,8 +303,8 @@ mod tests {
         assert_eq!(waba_id, "102290129340398");
         assert_eq!(status.status, StatusKind::Sent);
         assert_eq!(status.timestamp, 1732610003);
-        assert_eq!(status.recipient_id.as_deref(), Some("15551230001"));
         let details = status.details().unwrap();
+        assert_eq!(details.recipient_id.as_deref(), Some("15551230001"));
         let conversation = details.conversation.as_ref().unwrap();
         assert_eq!(conversation.expiration_timestamp, Some(1732696403));
         assert_eq!(conversation.origin.as_ref().unwrap().kind, "marketing");
@@ -310,7 +313,10 @@ mod tests {
             (pricing.billable, pricing.pricing_model.as_deref()),
             (Some(true), Some("CBP"))
         );
-        assert_eq!(status.biz_opaque_callback_data.as_deref(), Some("c-acme-1"));
+        assert_eq!(
+            details.biz_opaque_callback_data.as_deref(),
+            Some("c-acme-1")
+        );
     }
 
     #[test]
@@ -533,5 +539,73 @@ mod tests {
         assert_eq!(parse(b"{}").unwrap_err().reason(), "unknown_shape");
         assert_eq!(parse(b"\xff").unwrap_err().reason(), "not_utf8");
         assert_eq!(parse(b"").unwrap_err().reason(), "invalid_json");
+    }
+
+    #[test]
+    fn envelope_members_may_come_in_any_order() {
+        // `changes` before `id`, `time` last, `field` before `value`, unknown members between.
+        let body = br#"{"entry":[{"changes":[{"field":"message_template_status_update","x":[1,{"y":2}],"value":{"event":"APPROVED","message_template_id":7,"message_template_name":"n"}}],"extra":{},"id":"waba-9","time":"1700000000"},{"id":"waba-8","changes":[]}],"object":"whatsapp_business_account"}"#;
+        let events = events(body);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].waba_id, "waba-9");
+        assert_eq!(events[0].entry_time, Some(1_700_000_000));
+        assert!(
+            matches!(&events[0].kind, EventKind::TemplateStatus(t) if t.message_template_id == 7)
+        );
+    }
+
+    #[test]
+    fn each_entry_gives_its_events_its_own_id_and_time() {
+        let body = br#"{"object":"whatsapp_business_account","entry":[
+            {"id":"a","time":1,"changes":[{"value":{"event":"PAUSED","message_template_id":1},"field":"message_template_status_update"}]},
+            {"id":"b","changes":[{"value":{"event":"APPROVED","message_template_id":2},"field":"message_template_status_update"},
+                                 {"value":{"event":"APPROVED","message_template_id":3},"field":"message_template_status_update"}]}]}"#;
+        let got: Vec<(String, Option<u64>)> = events(body)
+            .iter()
+            .map(|e| (e.waba_id.to_string(), e.entry_time))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a".into(), Some(1)),
+                ("b".into(), None),
+                ("b".into(), None)
+            ]
+        );
+    }
+
+    #[test]
+    fn envelope_errors_are_the_ones_a_derive_would_give() {
+        let cases: [(&[u8], &str); 6] = [
+            // An entry without its id.
+            (br#"{"object":"whatsapp_business_account","entry":[{"changes":[]}]}"#, "invalid_json"),
+            // A change without its field, or without its value.
+            (br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{}}]}]}"#, "invalid_json"),
+            (br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages"}]}]}"#, "invalid_json"),
+            // A member twice.
+            (br#"{"object":"whatsapp_business_account","entry":[],"entry":[]}"#, "invalid_json"),
+            // A change that lacks what its field needs, then a syntax error: the body is not JSON.
+            (br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{},"field":"messages"}]}],"#, "invalid_json"),
+            // Not an object.
+            (br#"[1,2]"#, "invalid_json"),
+        ];
+        for (body, reason) in cases {
+            assert_eq!(
+                parse(body).map(|_| ()).unwrap_err().reason(),
+                reason,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        // The first change lacking a member is the one reported.
+        let two_bad = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{"event":"APPROVED"},"field":"message_template_status_update"},{"value":{},"field":"messages"}]}]}"#;
+        assert!(matches!(
+            parse(two_bad),
+            Err(ParseError::Change {
+                entry: 0,
+                change: 0,
+                ..
+            })
+        ));
     }
 }

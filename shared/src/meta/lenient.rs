@@ -51,3 +51,26 @@ pub(crate) fn opt_u64_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Optio
     struct Wrap(#[serde(deserialize_with = "u64_or_string")] u64);
     Ok(<Option<Wrap> as serde::Deserialize>::deserialize(d)?.map(|w| w.0))
 }
+
+/// A string that borrows from the body when it has no escapes (serde's own `Cow<str>` always
+/// copies unless a derive marks it `borrow`).
+pub(crate) struct CowStr<'a>(pub std::borrow::Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for CowStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct CowVisitor;
+        impl<'de> Visitor<'de> for CowVisitor {
+            type Value = CowStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(CowStr(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(CowStr(std::borrow::Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(CowVisitor)
+    }
+}

@@ -1,6 +1,7 @@
 //! Meta's webhook: payload types, signature check, one-pass parse into events, and splitting.
 //! Pure: no AWS types here.
 
+mod envelope;
 pub mod events;
 mod lenient;
 mod open_enum;
@@ -17,5 +18,5 @@ pub mod split;
 /// (`cargo run -p shared --example deep_probe -- 127`).
 pub const MAX_DEPTH: usize = 128;
 
-pub use events::{parse, Event, EventCounts, EventKind, Notification, ParseError};
+pub use events::{parse, parse_str, Event, EventCounts, EventKind, Notification, ParseError};
 pub use signature::{SignatureError, SignatureVerifier, SIGNATURE_HEADER};

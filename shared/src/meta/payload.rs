@@ -9,46 +9,8 @@ use super::open_enum::open_enum;
 use serde::Deserialize;
 use std::borrow::Cow;
 
-/// The top level of a POST body. Meta's envelope is `{object, entry}`; the WhatsApp Manager
-/// "Test" button sends a bare `{field, value}` instead, so both shapes are optional here.
-#[derive(Debug, Deserialize)]
-pub struct Body<'a> {
-    #[serde(borrow, default)]
-    pub object: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    pub entry: Option<Vec<Entry<'a>>>,
-    #[serde(borrow, default)]
-    pub field: Option<Cow<'a, str>>,
-    /// Present on the dashboard "Test" body; its content is sample data and is not read.
-    #[serde(default)]
-    pub value: Option<serde::de::IgnoredAny>,
-}
-
-/// One WhatsApp Business Account's part of a notification.
-#[derive(Debug, Deserialize)]
-pub struct Entry<'a> {
-    /// The WABA id.
-    #[serde(borrow)]
-    pub id: Cow<'a, str>,
-    /// Unix seconds; present on template and account events, absent on `messages`.
-    #[serde(default, deserialize_with = "opt_u64_or_string")]
-    pub time: Option<u64>,
-    #[serde(borrow, default)]
-    pub changes: Vec<Change<'a>>,
-}
-
-/// One change. `value`'s shape depends on `field`, which Meta sends *after* it; rather than keep
-/// `value` raw and parse it a second time, it is read in the same pass into [`ValueFields`], and
-/// [`ChangeValue::from_fields`] then picks what `field` names.
-#[derive(Debug, Deserialize)]
-pub struct Change<'a> {
-    #[serde(borrow)]
-    pub field: Cow<'a, str>,
-    /// Boxed: it is large (every shape's members), and a box moves as one pointer while the
-    /// changes are collected.
-    #[serde(borrow)]
-    pub value: Box<ValueFields<'a>>,
-}
+// The envelope (`object`, `entry[].id/time/changes`, `changes[].field/value`) is read by
+// `super::envelope`, straight into events; these are the members of a change's `value`.
 
 /// The members of every `value` shape Meta documents, all optional (Meta's reference describes
 /// `value` as one object whose members depend on `field`).
@@ -267,9 +229,10 @@ open_enum! {
     }
 }
 
-/// A status update for one message the business sent. What routing and splitting need is read
-/// in the parse; the billing and error members are [`Deferred`]: only the processor reads them,
-/// once per status it applies ([`Status::details`]).
+/// A status update for one message the business sent. What routing, splitting and the
+/// webhook's counts need is read in the parse; every other member is [`Deferred`]: only the
+/// processor reads them, once per status it applies ([`Status::details`]). That keeps a status
+/// at 128 bytes, which the parse moves twice (built, then pushed) for every status of a body.
 #[derive(Debug, Deserialize)]
 pub struct Status<'a> {
     /// The wamid of the message.
@@ -280,9 +243,7 @@ pub struct Status<'a> {
     #[serde(deserialize_with = "u64_or_string")]
     pub timestamp: u64,
     #[serde(borrow, default)]
-    pub recipient_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    pub recipient_type: Option<Cow<'a, str>>,
+    pub recipient_id: Option<Deferred<'a, Cow<'a, str>>>,
     #[serde(borrow, default)]
     pub conversation: Option<Deferred<'a, Conversation<'a>>>,
     #[serde(borrow, default)]
@@ -291,21 +252,25 @@ pub struct Status<'a> {
     pub errors: Option<Deferred<'a, Vec<MetaError<'a>>>>,
     /// Echo of the `biz_opaque_callback_data` given when sending.
     #[serde(borrow, default)]
-    pub biz_opaque_callback_data: Option<Cow<'a, str>>,
+    pub biz_opaque_callback_data: Option<Deferred<'a, Cow<'a, str>>>,
+    // `recipient_type` ("individual", "group") is not read: no field keeps it.
 }
 
-/// The billing and error members of a status, read from their deferred JSON.
+/// The members of a status only the processor reads, from their deferred JSON.
 #[derive(Debug, Default)]
 pub struct StatusDetails<'a> {
+    pub recipient_id: Option<Cow<'a, str>>,
     pub conversation: Option<Conversation<'a>>,
     pub pricing: Option<Pricing<'a>>,
     pub errors: Vec<MetaError<'a>>,
+    pub biz_opaque_callback_data: Option<Cow<'a, str>>,
 }
 
 impl<'a> Status<'a> {
     /// Reads the deferred members; an error when one does not have Meta's shape.
     pub fn details(&self) -> Result<StatusDetails<'a>, serde_json::Error> {
         Ok(StatusDetails {
+            recipient_id: self.recipient_id.map(|r| r.get()).transpose()?,
             conversation: self.conversation.map(|c| c.get()).transpose()?,
             pricing: self.pricing.map(|p| p.get()).transpose()?,
             errors: self
@@ -313,6 +278,7 @@ impl<'a> Status<'a> {
                 .map(|e| e.get())
                 .transpose()?
                 .unwrap_or_default(),
+            biz_opaque_callback_data: self.biz_opaque_callback_data.map(|b| b.get()).transpose()?,
         })
     }
 }

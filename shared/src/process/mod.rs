@@ -458,7 +458,7 @@ fn observation(status: &Status<'_>) -> Observation {
         status: status.status.as_str().to_owned(),
         delivery: Delivery::of_status(&status.status),
         timestamp: status.timestamp,
-        recipient_id: status.recipient_id.as_deref().map(str::to_owned),
+        recipient_id: details.recipient_id.as_deref().map(str::to_owned),
         billing: Billing {
             billable: pricing.and_then(|p| p.billable),
             pricing_model: owned(pricing.and_then(|p| p.pricing_model.as_ref())),
@@ -480,7 +480,7 @@ fn observation(status: &Status<'_>) -> Observation {
                 .and_then(|d| d.details.as_deref())
                 .map(clip),
         }),
-        biz_opaque_callback_data: status.biz_opaque_callback_data.as_deref().map(clip),
+        biz_opaque_callback_data: details.biz_opaque_callback_data.as_deref().map(clip),
     }
 }
 
@@ -515,7 +515,7 @@ pub fn decode(body: &[u8]) -> Result<Vec<(String, String, Observation)>, meta::P
 fn parse<'a>(records: &'a [QueuedRecord], fates: &mut [Fate]) -> Vec<(usize, Notification<'a>)> {
     let mut parsed = Vec::with_capacity(records.len());
     for (i, record) in records.iter().enumerate() {
-        match meta::parse(record.body.as_bytes()).and_then(|n| n.check_deferred().map(|()| n)) {
+        match meta::parse_str(&record.body).and_then(|n| n.check_deferred().map(|()| n)) {
             Ok(notification) => parsed.push((i, notification)),
             Err(e) => {
                 warn!(message_id = %record.message_id, reason = e.reason(), error = %e, "record cannot be parsed");
