@@ -234,7 +234,7 @@ mod tests {
     #[test]
     fn unknown_statuses_have_no_rank() {
         assert_eq!(
-            Delivery::of_status(&StatusKind::Other("teleported".into())),
+            Delivery::of_status(&StatusKind::from_wire("teleported")),
             None
         );
         assert_eq!(Delivery::of_status(&StatusKind::Deleted), None);

@@ -365,7 +365,7 @@ mod tests {
         assert_eq!(status_after(&TemplateEvent::Unarchived), Some("APPROVED"));
         let d = decide(
             &TemplateState::default(),
-            &status(TemplateEvent::Other("X".into()), None),
+            &status(TemplateEvent::from_wire("X"), None),
             5,
         );
         assert_eq!(

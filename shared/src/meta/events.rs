@@ -380,7 +380,7 @@ mod tests {
         let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"value":{"metadata":{"phone_number_id":"2"},"statuses":[{"id":"w","status":"teleported","timestamp":"5"}]},"field":"messages"}]}]}"#;
         let teleported = events(body);
         let (_, _, status) = statuses(&teleported)[0];
-        assert_eq!(status.status, StatusKind::Other("teleported".into()));
+        assert_eq!(status.status, StatusKind::from_wire("teleported"));
         assert!(status.status.is_unknown());
 
         let body = fixture("template_unknown_event.json");
