@@ -4,7 +4,7 @@
 //! strings without escapes), every field Meta may leave out is optional, unknown fields are ignored,
 //! and status / event / quality strings are open enums.
 
-use super::lenient::{opt_u64_or_string, u64_or_string};
+use super::lenient::{opt_u64_or_string, u64_or_string, CowStr};
 use super::open_enum::open_enum;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -13,68 +13,249 @@ use std::borrow::Cow;
 // `super::envelope`, straight into events; these are the members of a change's `value`.
 
 /// The members of every `value` shape Meta documents, all optional (Meta's reference describes
-/// `value` as one object whose members depend on `field`).
-#[derive(Debug, Default, Deserialize)]
+/// `value` as one object whose members depend on `field`, which comes after it). The `messages`
+/// shape's members are kept here; every other shape's are in [`OtherMembers`], boxed and only
+/// allocated when one of them appears, so the value a batch of statuses is read into stays small
+/// (it is built, moved and dropped once per change, on the webhook's hot path).
+#[derive(Debug, Default)]
 pub struct ValueFields<'a> {
     // field = messages
-    #[serde(borrow, default)]
     pub messaging_product: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     pub metadata: Option<Metadata<'a>>,
-    #[serde(borrow, default)]
     pub statuses: Vec<Status<'a>>,
-    #[serde(borrow, default)]
     pub messages: Vec<InboundMessage<'a>>,
-    #[serde(borrow, default)]
     pub contacts: Vec<Contact<'a>>,
-    #[serde(borrow, default)]
     pub errors: Vec<MetaError<'a>>,
+    /// Template, phone number and account members, when the value has any.
+    pub other: Option<Box<OtherMembers<'a>>>,
+}
+
+/// The members of the template, phone number and account shapes.
+#[derive(Debug, Default)]
+pub struct OtherMembers<'a> {
     // message_template_status_update, phone_number_quality_update, account_update
-    #[serde(borrow, default)]
     pub event: Option<Cow<'a, str>>,
     // every template field
-    #[serde(default, deserialize_with = "opt_u64_or_string")]
     pub message_template_id: Option<u64>,
-    #[serde(borrow, default)]
     pub message_template_name: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     pub message_template_language: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     pub message_template_category: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     pub reason: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     pub other_info: Option<OtherInfo<'a>>,
-    #[serde(default)]
     pub disable_info: Option<DisableInfo>,
-    #[serde(borrow, default)]
     pub rejection_info: Option<RejectionInfo<'a>>,
     // message_template_quality_update
-    #[serde(default)]
     pub previous_quality_score: Option<QualityScore>,
-    #[serde(default)]
     pub new_quality_score: Option<QualityScore>,
     // template_category_update
-    #[serde(borrow, default)]
     pub previous_category: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     pub new_category: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     pub correct_category: Option<Cow<'a, str>>,
-    #[serde(default, deserialize_with = "opt_u64_or_string")]
     pub category_update_timestamp: Option<u64>,
     // phone_number_quality_update
-    #[serde(borrow, default)]
     pub display_phone_number: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     pub current_limit: Option<Cow<'a, str>>,
-    #[serde(default)]
     pub max_daily_conversations_per_business: Option<u64>,
     // account_update
-    #[serde(borrow, default)]
     pub phone_number: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     pub ban_info: Option<BanInfo<'a>>,
+}
+
+/// `value`'s members by Meta's names (what a derive would generate, written out because the
+/// members go to two structs).
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum ValueMember {
+    MessagingProduct,
+    Metadata,
+    Statuses,
+    Messages,
+    Contacts,
+    Errors,
+    Event,
+    MessageTemplateId,
+    MessageTemplateName,
+    MessageTemplateLanguage,
+    MessageTemplateCategory,
+    Reason,
+    OtherInfo,
+    DisableInfo,
+    RejectionInfo,
+    PreviousQualityScore,
+    NewQualityScore,
+    PreviousCategory,
+    NewCategory,
+    CorrectCategory,
+    CategoryUpdateTimestamp,
+    DisplayPhoneNumber,
+    CurrentLimit,
+    MaxDailyConversationsPerBusiness,
+    PhoneNumber,
+    BanInfo,
+    #[serde(other)]
+    Other,
+}
+
+/// An id or timestamp as a number or a string of digits, or null.
+struct LenientU64(Option<u64>);
+
+impl<'de> Deserialize<'de> for LenientU64 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        opt_u64_or_string(d).map(Self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ValueFields<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ValueVisitor {
+    type Value = ValueFields<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a change value object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        use serde::de::{Error, IgnoredAny};
+        /// Stores a member once; a second occurrence is an error, as with a derive (unless the
+        /// first was null).
+        fn once<T, E: Error>(
+            slot: &mut Option<T>,
+            value: Option<T>,
+            name: &'static str,
+        ) -> Result<(), E> {
+            if slot.is_some() {
+                return Err(E::duplicate_field(name));
+            }
+            *slot = value;
+            Ok(())
+        }
+        fn list<T, E: Error>(
+            seen: &mut u8,
+            bit: u8,
+            slot: &mut Vec<T>,
+            value: Option<Vec<T>>,
+            name: &'static str,
+        ) -> Result<(), E> {
+            if *seen & bit != 0 {
+                return Err(E::duplicate_field(name));
+            }
+            *seen |= bit;
+            *slot = value.unwrap_or_default();
+            Ok(())
+        }
+        let cow = |v: Option<CowStr<'de>>| v.map(|s| s.0);
+        let mut v = ValueFields::default();
+        // Which list members were seen (a list can be empty, so its emptiness does not tell).
+        let mut seen = 0u8;
+        while let Some(member) = map.next_key::<ValueMember>()? {
+            // Every member of another shape lands in the box, created on the first one.
+            macro_rules! other {
+                ($field:ident, $name:literal, $value:expr) => {{
+                    let value = $value;
+                    let other = v.other.get_or_insert_with(Box::default);
+                    once(&mut other.$field, value, $name)?
+                }};
+            }
+            match member {
+                ValueMember::MessagingProduct => once(
+                    &mut v.messaging_product,
+                    cow(map.next_value()?),
+                    "messaging_product",
+                )?,
+                ValueMember::Metadata => once(&mut v.metadata, map.next_value()?, "metadata")?,
+                ValueMember::Statuses => {
+                    list(&mut seen, 1, &mut v.statuses, map.next_value()?, "statuses")?
+                }
+                ValueMember::Messages => {
+                    list(&mut seen, 2, &mut v.messages, map.next_value()?, "messages")?
+                }
+                ValueMember::Contacts => {
+                    list(&mut seen, 4, &mut v.contacts, map.next_value()?, "contacts")?
+                }
+                ValueMember::Errors => {
+                    list(&mut seen, 8, &mut v.errors, map.next_value()?, "errors")?
+                }
+                ValueMember::Event => other!(event, "event", cow(map.next_value()?)),
+                ValueMember::MessageTemplateId => other!(
+                    message_template_id,
+                    "message_template_id",
+                    map.next_value::<LenientU64>()?.0
+                ),
+                ValueMember::MessageTemplateName => other!(
+                    message_template_name,
+                    "message_template_name",
+                    cow(map.next_value()?)
+                ),
+                ValueMember::MessageTemplateLanguage => other!(
+                    message_template_language,
+                    "message_template_language",
+                    cow(map.next_value()?)
+                ),
+                ValueMember::MessageTemplateCategory => other!(
+                    message_template_category,
+                    "message_template_category",
+                    cow(map.next_value()?)
+                ),
+                ValueMember::Reason => other!(reason, "reason", cow(map.next_value()?)),
+                ValueMember::OtherInfo => other!(other_info, "other_info", map.next_value()?),
+                ValueMember::DisableInfo => other!(disable_info, "disable_info", map.next_value()?),
+                ValueMember::RejectionInfo => {
+                    other!(rejection_info, "rejection_info", map.next_value()?)
+                }
+                ValueMember::PreviousQualityScore => other!(
+                    previous_quality_score,
+                    "previous_quality_score",
+                    map.next_value()?
+                ),
+                ValueMember::NewQualityScore => {
+                    other!(new_quality_score, "new_quality_score", map.next_value()?)
+                }
+                ValueMember::PreviousCategory => other!(
+                    previous_category,
+                    "previous_category",
+                    cow(map.next_value()?)
+                ),
+                ValueMember::NewCategory => {
+                    other!(new_category, "new_category", cow(map.next_value()?))
+                }
+                ValueMember::CorrectCategory => {
+                    other!(correct_category, "correct_category", cow(map.next_value()?))
+                }
+                ValueMember::CategoryUpdateTimestamp => other!(
+                    category_update_timestamp,
+                    "category_update_timestamp",
+                    map.next_value::<LenientU64>()?.0
+                ),
+                ValueMember::DisplayPhoneNumber => other!(
+                    display_phone_number,
+                    "display_phone_number",
+                    cow(map.next_value()?)
+                ),
+                ValueMember::CurrentLimit => {
+                    other!(current_limit, "current_limit", cow(map.next_value()?))
+                }
+                ValueMember::MaxDailyConversationsPerBusiness => other!(
+                    max_daily_conversations_per_business,
+                    "max_daily_conversations_per_business",
+                    map.next_value()?
+                ),
+                ValueMember::PhoneNumber => {
+                    other!(phone_number, "phone_number", cow(map.next_value()?))
+                }
+                ValueMember::BanInfo => other!(ban_info, "ban_info", map.next_value()?),
+                ValueMember::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(v)
+    }
 }
 
 /// A member that `field`'s shape requires is missing.
@@ -115,6 +296,12 @@ impl<'a> ChangeValue<'a> {
         ) -> Result<T, MissingMember> {
             x.ok_or(MissingMember { field, member })
         }
+        // The other shapes' members (an empty set when the value had none).
+        let mut none = OtherMembers::default();
+        let o: &mut OtherMembers<'a> = match v.other.as_deref_mut() {
+            Some(other) => other,
+            None => &mut none,
+        };
         Ok(match field {
             "messages" => Self::Messages(MessagesValue {
                 messaging_product: v.messaging_product.take(),
@@ -127,67 +314,67 @@ impl<'a> ChangeValue<'a> {
             "message_template_status_update" => {
                 const F: &str = "message_template_status_update";
                 Self::TemplateStatus(TemplateStatusUpdate {
-                    event: TemplateEvent::from_wire(&need(v.event.take(), F, "event")?),
+                    event: TemplateEvent::from_wire(&need(o.event.take(), F, "event")?),
                     message_template_id: need(
-                        v.message_template_id.take(),
+                        o.message_template_id.take(),
                         F,
                         "message_template_id",
                     )?,
-                    message_template_name: v.message_template_name.take(),
-                    message_template_language: v.message_template_language.take(),
-                    message_template_category: v.message_template_category.take(),
-                    reason: v.reason.take(),
-                    other_info: v.other_info.take(),
-                    disable_info: v.disable_info.take(),
-                    rejection_info: v.rejection_info.take(),
+                    message_template_name: o.message_template_name.take(),
+                    message_template_language: o.message_template_language.take(),
+                    message_template_category: o.message_template_category.take(),
+                    reason: o.reason.take(),
+                    other_info: o.other_info.take(),
+                    disable_info: o.disable_info.take(),
+                    rejection_info: o.rejection_info.take(),
                 })
             }
             "message_template_quality_update" => {
                 const F: &str = "message_template_quality_update";
                 Self::TemplateQuality(TemplateQualityUpdate {
-                    previous_quality_score: v.previous_quality_score.take(),
-                    new_quality_score: need(v.new_quality_score.take(), F, "new_quality_score")?,
+                    previous_quality_score: o.previous_quality_score.take(),
+                    new_quality_score: need(o.new_quality_score.take(), F, "new_quality_score")?,
                     message_template_id: need(
-                        v.message_template_id.take(),
+                        o.message_template_id.take(),
                         F,
                         "message_template_id",
                     )?,
-                    message_template_name: v.message_template_name.take(),
-                    message_template_language: v.message_template_language.take(),
+                    message_template_name: o.message_template_name.take(),
+                    message_template_language: o.message_template_language.take(),
                 })
             }
             "template_category_update" => Self::TemplateCategory(TemplateCategoryUpdate {
                 message_template_id: need(
-                    v.message_template_id.take(),
+                    o.message_template_id.take(),
                     "template_category_update",
                     "message_template_id",
                 )?,
-                message_template_name: v.message_template_name.take(),
-                message_template_language: v.message_template_language.take(),
-                previous_category: v.previous_category.take(),
-                new_category: v.new_category.take(),
-                correct_category: v.correct_category.take(),
-                category_update_timestamp: v.category_update_timestamp.take(),
+                message_template_name: o.message_template_name.take(),
+                message_template_language: o.message_template_language.take(),
+                previous_category: o.previous_category.take(),
+                new_category: o.new_category.take(),
+                correct_category: o.correct_category.take(),
+                category_update_timestamp: o.category_update_timestamp.take(),
             }),
             "phone_number_quality_update" => {
                 const F: &str = "phone_number_quality_update";
                 Self::PhoneNumberQuality(PhoneNumberQualityUpdate {
                     display_phone_number: need(
-                        v.display_phone_number.take(),
+                        o.display_phone_number.take(),
                         F,
                         "display_phone_number",
                     )?,
-                    event: need(v.event.take(), F, "event")?,
-                    current_limit: v.current_limit.take(),
-                    max_daily_conversations_per_business: v
+                    event: need(o.event.take(), F, "event")?,
+                    current_limit: o.current_limit.take(),
+                    max_daily_conversations_per_business: o
                         .max_daily_conversations_per_business
                         .take(),
                 })
             }
             "account_update" => Self::AccountUpdate(AccountUpdate {
-                phone_number: v.phone_number.take(),
-                event: need(v.event.take(), "account_update", "event")?,
-                ban_info: v.ban_info.take(),
+                phone_number: o.phone_number.take(),
+                event: need(o.event.take(), "account_update", "event")?,
+                ban_info: o.ban_info.take(),
             }),
             _ => Self::Unhandled,
         })
