@@ -1148,6 +1148,16 @@ async fn each_batch_writes_one_emf_line_with_its_counts_and_lag() {
         serde_json::json!([["Function"]])
     );
     assert_eq!(emf["StatusesReceived"], 9);
+    // What the statuses report (status_batch_mixed.json: 2 sent, 4 delivered, 2 read, 1 failed).
+    assert_eq!(
+        [
+            &emf["StatusesSent"],
+            &emf["StatusesDelivered"],
+            &emf["StatusesRead"],
+            &emf["StatusesFailed"]
+        ],
+        [2, 4, 2, 1]
+    );
     assert_eq!(emf["Parked"], 1);
     assert_eq!(emf["TemplateEvents"], 1);
     assert!(emf["MessagesWritten"].as_u64().unwrap() >= 7);

@@ -15,7 +15,7 @@ pub(crate) use templates::TemplateIdentity;
 
 use crate::domain::message::{self, Billing, FailureReason, MessageState, Observation};
 use crate::domain::status::Delivery;
-use crate::meta::payload::Status;
+use crate::meta::payload::{Status, StatusKind};
 use crate::meta::{self, Event, EventKind, Notification};
 use crate::queue::{OutgoingMessage, Queue};
 use crate::store::{MessageKey, Store, StoreError};
@@ -49,6 +49,9 @@ pub struct BatchOutcome {
     /// Message ids parked on the dead-letter queue: they can never succeed.
     pub parked: Vec<String>,
     pub statuses: usize,
+    /// Statuses received by what they report: sent, delivered, read, failed (others are counted
+    /// in `statuses` only).
+    pub statuses_by_kind: [usize; 4],
     /// Message items written (at most one per message per batch).
     pub messages_written: usize,
     /// Statuses that changed nothing (duplicates, late lower statuses with their time known).
@@ -65,7 +68,12 @@ impl BatchOutcome {
     /// and how far behind Meta's clock the oldest status was applied.
     pub fn metrics(&self, now: u64) -> crate::metrics::Metrics {
         let mut m = crate::metrics::Metrics::new("processor");
+        let [sent, delivered, read, failed] = self.statuses_by_kind;
         m.count("StatusesReceived", self.statuses)
+            .count("StatusesSent", sent)
+            .count("StatusesDelivered", delivered)
+            .count("StatusesRead", read)
+            .count("StatusesFailed", failed)
             .count("MessagesWritten", self.messages_written)
             .count("StatusesUnchanged", self.messages_unchanged)
             .count("TemplateEvents", self.template_events)
@@ -202,6 +210,16 @@ impl Processor {
                         statuses: listed,
                     } => {
                         outcome.statuses += listed.len();
+                        for status in listed {
+                            let kind = match status.status {
+                                StatusKind::Sent => 0,
+                                StatusKind::Delivered => 1,
+                                StatusKind::Read => 2,
+                                StatusKind::Failed => 3,
+                                _ => continue,
+                            };
+                            outcome.statuses_by_kind[kind] += 1;
+                        }
                         if let Some(oldest) = listed.iter().map(|s| s.timestamp).min() {
                             outcome.oldest_status_time =
                                 Some(outcome.oldest_status_time.map_or(oldest, |o| o.min(oldest)));
