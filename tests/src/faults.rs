@@ -105,7 +105,9 @@ impl FaultProxy {
 }
 
 /// Reads one HTTP/1.1 message (headers, then a Content-Length body) from `stream`.
-async fn read_message(stream: &mut TcpStream) -> std::io::Result<Option<(String, Vec<u8>)>> {
+pub(crate) async fn read_message(
+    stream: &mut TcpStream,
+) -> std::io::Result<Option<(String, Vec<u8>)>> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let header_end = loop {

@@ -126,11 +126,13 @@ pub fn attribute<'m>(message: &'m Message, name: &str) -> Option<&'m str> {
         .and_then(|v| v.string_value())
 }
 
+pub mod capacity_run;
 pub mod counting;
 pub mod deployed;
 pub mod fault_run;
 pub mod faults;
 pub mod http_stub;
+pub mod recorder;
 pub mod world;
 
 /// A fresh table with the provisioned table's keys and indexes (the provisioned table follows

@@ -24,35 +24,51 @@ pub struct Usage {
     pub failed_conditions: u64,
     /// Requests by (service, function, operation).
     pub requests: BTreeMap<(String, String, String), u64>,
+    /// Write and read units by the function that caused them, then by place.
+    pub by_function: BTreeMap<String, FunctionUnits>,
+}
+
+/// The units one function's requests caused.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FunctionUnits {
+    pub write_units: BTreeMap<String, u64>,
+    pub read_units: BTreeMap<String, f64>,
+    pub failed_conditions: u64,
 }
 
 impl Usage {
     /// Applies the rules to every request of a recording.
     pub fn of(schema: &TableSchema, statuses: u64, requests: &[Request]) -> Self {
+        let mut tally = Tally::new(schema, &[]);
+        for r in requests {
+            tally.add(r);
+        }
+        tally.finish(statuses).0
+    }
+
+    /// The part of this usage that the functions `keep` accepts caused, over `statuses`.
+    pub fn by_function(&self, keep: impl Fn(&str) -> bool) -> Usage {
         let mut u = Usage {
-            statuses,
-            write_units: std::iter::once(TABLE.to_owned())
-                .chain(schema.indexes.iter().map(|i| i.name.clone()))
-                .map(|n| (n, 0))
-                .collect(),
+            statuses: self.statuses,
+            write_units: self.write_units.keys().map(|k| (k.clone(), 0)).collect(),
             ..Usage::default()
         };
-        for r in requests {
-            *u.requests
-                .entry((r.service.clone(), r.function.clone(), r.operation.clone()))
-                .or_default() += 1;
-            for w in &r.writes {
-                *u.write_units.entry(TABLE.into()).or_default() += table_write_units(w);
-                u.failed_conditions += u64::from(w.condition_failed);
-                for iw in index_writes(schema, w) {
-                    *u.write_units.entry(iw.index).or_default() += iw.units;
-                }
+        for (function, units) in self.by_function.iter().filter(|(f, _)| keep(f)) {
+            for (place, n) in &units.write_units {
+                *u.write_units.entry(place.clone()).or_default() += n;
             }
-            if let Some(read) = &r.read {
-                let place = read.index.clone().unwrap_or_else(|| TABLE.into());
-                *u.read_units.entry(place).or_default() += read_units(read);
+            for (place, n) in &units.read_units {
+                *u.read_units.entry(place.clone()).or_default() += n;
             }
+            u.failed_conditions += units.failed_conditions;
+            u.by_function.insert(function.clone(), units.clone());
         }
+        u.requests = self
+            .requests
+            .iter()
+            .filter(|((_, f, _), _)| keep(f))
+            .map(|(k, n)| (k.clone(), *n))
+            .collect();
         u
     }
 
@@ -88,7 +104,8 @@ impl Usage {
 
     /// A Markdown table of units per status by table and index.
     pub fn units_table(&self) -> String {
-        let mut out = String::from("| where | WRU per status | RRU per status |\n|---|---:|---:|\n");
+        let mut out =
+            String::from("| where | WRU per status | RRU per status |\n|---|---:|---:|\n");
         for (place, units) in &self.write_units {
             let reads = self.read_units.get(place).copied().unwrap_or(0.0);
             let _ = writeln!(
@@ -109,8 +126,9 @@ impl Usage {
 
     /// A Markdown table of requests per status by service, function and operation.
     pub fn requests_table(&self) -> String {
-        let mut out =
-            String::from("| service | function | operation | requests per status |\n|---|---|---|---:|\n");
+        let mut out = String::from(
+            "| service | function | operation | requests per status |\n|---|---|---|---:|\n",
+        );
         for ((service, function, operation), n) in &self.requests {
             let _ = writeln!(
                 out,
@@ -139,50 +157,144 @@ pub struct Peak {
 /// statuses a second: a request at position `p` falls in second `⌊p / rate⌋`. A failed
 /// conditional write counts against its key too: it takes the partition's throughput.
 pub fn peaks(schema: &TableSchema, requests: &[Request], rate: f64) -> Vec<Peak> {
-    // (place, key, second) → (writes, units)
-    let mut windows: HashMap<(String, String, u64), (u64, u64)> = HashMap::new();
+    let mut tally = Tally::new(schema, &[rate]);
     for r in requests {
-        let second = (r.position as f64 / rate).floor() as u64;
-        for w in &r.writes {
-            let key = key_text(&w.key, &schema.partition_key);
-            let slot = windows
-                .entry((TABLE.into(), key, second))
-                .or_default();
-            slot.0 += 1;
-            slot.1 += table_write_units(w);
-            for iw in index_writes(schema, w) {
-                let slot = windows.entry((iw.index, iw.partition, second)).or_default();
-                slot.0 += 1;
-                slot.1 += iw.units;
-            }
-        }
+        tally.add(r);
     }
-    let mut best: BTreeMap<String, Peak> = std::iter::once(TABLE.to_owned())
-        .chain(schema.indexes.iter().map(|i| i.name.clone()))
-        .map(|place| {
-            let peak = Peak {
-                place: place.clone(),
+    tally.finish(0).1.remove(0)
+}
+
+/// The rules applied to requests one at a time, so a long recording need not be held: usage,
+/// and for each rate the busiest key of each place. Requests must come in the order of their
+/// positions (a replay's time only moves forward).
+pub struct Tally<'s> {
+    schema: &'s TableSchema,
+    usage: Usage,
+    rates: Vec<Replay>,
+}
+
+/// One replay rate: the second being counted, and the busiest keys of the seconds before.
+struct Replay {
+    rate: f64,
+    second: u64,
+    /// (place, key) → (writes, units) in `second`.
+    current: HashMap<(String, String), (u64, u64)>,
+    best: BTreeMap<String, Peak>,
+}
+
+impl Replay {
+    fn close_second(&mut self) {
+        for ((place, key), (writes, units)) in self.current.drain() {
+            let peak = self.best.entry(place.clone()).or_insert_with(|| Peak {
+                place,
                 key: String::new(),
                 writes: 0,
                 units: 0,
-            };
-            (place, peak)
-        })
-        .collect();
-    for ((place, key, _), (writes, units)) in windows {
-        let peak = best.entry(place.clone()).or_insert_with(|| Peak {
-            place,
-            key: String::new(),
-            writes: 0,
-            units: 0,
-        });
-        if (writes, units) > (peak.writes, peak.units) {
-            peak.key = readable_key(&key);
-            peak.writes = writes;
-            peak.units = units;
+            });
+            if (writes, units) > (peak.writes, peak.units) {
+                peak.key = readable_key(&key);
+                peak.writes = writes;
+                peak.units = units;
+            }
         }
     }
-    best.into_values().collect()
+}
+
+impl<'s> Tally<'s> {
+    pub fn new(schema: &'s TableSchema, rates: &[f64]) -> Self {
+        let places: Vec<String> = std::iter::once(TABLE.to_owned())
+            .chain(schema.indexes.iter().map(|i| i.name.clone()))
+            .collect();
+        Self {
+            schema,
+            usage: Usage {
+                write_units: places.iter().map(|p| (p.clone(), 0)).collect(),
+                ..Usage::default()
+            },
+            rates: rates
+                .iter()
+                .map(|rate| Replay {
+                    rate: *rate,
+                    second: 0,
+                    current: HashMap::new(),
+                    best: places
+                        .iter()
+                        .map(|p| {
+                            let peak = Peak {
+                                place: p.clone(),
+                                key: String::new(),
+                                writes: 0,
+                                units: 0,
+                            };
+                            (p.clone(), peak)
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Counts one request.
+    pub fn add(&mut self, r: &Request) {
+        let u = &mut self.usage;
+        *u.requests
+            .entry((r.service.clone(), r.function.clone(), r.operation.clone()))
+            .or_default() += 1;
+        let f = u.by_function.entry(r.function.clone()).or_default();
+        if let Some(read) = &r.read {
+            let place = read.index.clone().unwrap_or_else(|| TABLE.into());
+            let units = read_units(read);
+            *u.read_units.entry(place.clone()).or_default() += units;
+            *f.read_units.entry(place).or_default() += units;
+        }
+        let mut landed: Vec<(String, String, u64)> = Vec::new();
+        for w in &r.writes {
+            let units = table_write_units(w);
+            *u.write_units.entry(TABLE.into()).or_default() += units;
+            *f.write_units.entry(TABLE.into()).or_default() += units;
+            u.failed_conditions += u64::from(w.condition_failed);
+            f.failed_conditions += u64::from(w.condition_failed);
+            landed.push((
+                TABLE.into(),
+                key_text(&w.key, &self.schema.partition_key),
+                units,
+            ));
+            for iw in index_writes(self.schema, w) {
+                *u.write_units.entry(iw.index.clone()).or_default() += iw.units;
+                *f.write_units.entry(iw.index.clone()).or_default() += iw.units;
+                landed.push((iw.index, iw.partition, iw.units));
+            }
+        }
+        for replay in &mut self.rates {
+            let second = (r.position as f64 / replay.rate).floor() as u64;
+            if second != replay.second {
+                replay.close_second();
+                replay.second = second;
+            }
+            for (place, key, units) in &landed {
+                let slot = replay
+                    .current
+                    .entry((place.clone(), key.clone()))
+                    .or_default();
+                slot.0 += 1;
+                slot.1 += units;
+            }
+        }
+    }
+
+    /// The usage of `statuses`, and for each rate the busiest key of each place.
+    pub fn finish(mut self, statuses: u64) -> (Usage, Vec<Vec<Peak>>) {
+        self.usage.statuses = statuses;
+        let peaks = self
+            .rates
+            .into_iter()
+            .map(|mut replay| {
+                replay.close_second();
+                replay.best.into_values().collect()
+            })
+            .collect();
+        (self.usage, peaks)
+    }
 }
 
 /// A key with its ids (wamids, uuids, numbers) shortened, so a report shows its shape.
@@ -190,7 +302,10 @@ fn readable_key(key: &str) -> String {
     key.split('#')
         .map(|part| {
             if part.len() > 24 {
-                format!("{}…", &part[..part.char_indices().nth(12).map_or(part.len(), |(i, _)| i)])
+                format!(
+                    "{}…",
+                    &part[..part.char_indices().nth(12).map_or(part.len(), |(i, _)| i)]
+                )
             } else {
                 part.to_owned()
             }
@@ -199,11 +314,11 @@ fn readable_key(key: &str) -> String {
         .join("#")
 }
 
-/// A Markdown table of the busiest keys at each rate.
-pub fn peaks_table(schema: &TableSchema, requests: &[Request], rates: &[f64]) -> String {
+/// A Markdown table of the busiest keys, one list of peaks per rate.
+pub fn peaks_table(rates: &[f64], peaks: &[Vec<Peak>]) -> String {
     let mut out = String::from("| statuses/s | where | busiest partition key | writes/s | WCU/s |\n|---:|---|---|---:|---:|\n");
-    for rate in rates {
-        for p in peaks(schema, requests, *rate) {
+    for (rate, list) in rates.iter().zip(peaks) {
+        for p in list {
             let _ = writeln!(
                 out,
                 "| {rate:.0} | {} | `{}` | {} | {} |",
@@ -266,7 +381,9 @@ mod tests {
 
     #[test]
     fn units_per_status_count_the_index() {
-        let requests: Vec<Request> = (0..10).map(|i| update(i, &format!("m{i}"), "sent")).collect();
+        let requests: Vec<Request> = (0..10)
+            .map(|i| update(i, &format!("m{i}"), "sent"))
+            .collect();
         let u = Usage::of(&schema(), 10, &requests);
         assert_eq!(u.write_units[TABLE], 10);
         assert_eq!(u.write_units["gsi"], 10);
@@ -278,13 +395,18 @@ mod tests {
     /// at 1,000 statuses/s, put 1,000 writes a second on that index key and 1 on each item.
     #[test]
     fn peaks_per_key_in_one_second_windows() {
-        let requests: Vec<Request> = (0..3000).map(|i| update(i, &format!("m{i}"), "sent")).collect();
+        let requests: Vec<Request> = (0..3000)
+            .map(|i| update(i, &format!("m{i}"), "sent"))
+            .collect();
         let p = peaks(&schema(), &requests, 1000.0);
         let gsi = p.iter().find(|p| p.place == "gsi").unwrap();
         assert_eq!((gsi.key.as_str(), gsi.writes), ("CAMPAIGN", 1000));
         let table = p.iter().find(|p| p.place == TABLE).unwrap();
         assert_eq!(table.writes, 1);
         let slower = peaks(&schema(), &requests, 100.0);
-        assert_eq!(slower.iter().find(|p| p.place == "gsi").unwrap().writes, 100);
+        assert_eq!(
+            slower.iter().find(|p| p.place == "gsi").unwrap().writes,
+            100
+        );
     }
 }

@@ -138,9 +138,7 @@ pub fn read_units(r: &Read) -> f64 {
     let units = |bytes: u64| bytes.div_ceil(READ_UNIT_BYTES).max(1) as f64;
     if r.summed {
         let returned: u64 = r.item_sizes.iter().sum();
-        let mean = returned
-            .checked_div(r.item_sizes.len() as u64)
-            .unwrap_or(0);
+        let mean = returned.checked_div(r.item_sizes.len() as u64).unwrap_or(0);
         factor * units(returned + mean * r.filtered_out)
     } else {
         let found: f64 = r.item_sizes.iter().map(|s| units(*s)).sum();
@@ -164,7 +162,10 @@ mod tests {
             i.insert(k, v);
         }
         let used = item_size(&i) + 3; // "pad"
-        i.insert("pad".into(), json!({"S": "x".repeat((bytes - used) as usize)}));
+        i.insert(
+            "pad".into(),
+            json!({"S": "x".repeat((bytes - used) as usize)}),
+        );
         assert_eq!(item_size(&i), bytes);
         i
     }
@@ -204,10 +205,22 @@ mod tests {
         let large = sized("p", json!({}), 1500);
         assert_eq!(table_write_units(&write(None, Some(small.clone()))), 1);
         // grows from 600 B to 1,500 B: 2 units; shrinks back: still 2 (the larger image)
-        assert_eq!(table_write_units(&write(Some(small.clone()), Some(large.clone()))), 2);
-        assert_eq!(table_write_units(&write(Some(large.clone()), Some(small.clone()))), 2);
-        assert_eq!(table_write_units(&write(Some(sized("p", json!({}), 1024)), None)), 1);
-        assert_eq!(table_write_units(&write(Some(sized("p", json!({}), 1025)), None)), 2);
+        assert_eq!(
+            table_write_units(&write(Some(small.clone()), Some(large.clone()))),
+            2
+        );
+        assert_eq!(
+            table_write_units(&write(Some(large.clone()), Some(small.clone()))),
+            2
+        );
+        assert_eq!(
+            table_write_units(&write(Some(sized("p", json!({}), 1024)), None)),
+            1
+        );
+        assert_eq!(
+            table_write_units(&write(Some(sized("p", json!({}), 1025)), None)),
+            2
+        );
         let mut t = write(None, Some(large));
         t.transactional = true;
         assert_eq!(table_write_units(&t), 4);
@@ -236,11 +249,16 @@ mod tests {
     fn index_writes_follow_keys_and_projection() {
         let all = schema(Projection::All);
         let keys = schema(Projection::KeysOnly);
-        let a = item(json!({"pk": {"S": "p"}, "sk": {"S": "S"}, "gpk": {"S": "g1"}, "status": {"S": "sent"}}));
+        let a = item(
+            json!({"pk": {"S": "p"}, "sk": {"S": "S"}, "gpk": {"S": "g1"}, "status": {"S": "sent"}}),
+        );
         let mut b = a.clone();
         b.insert("status".into(), json!({"S": "read"}));
         // a projected attribute changed: ALL writes once, KEYS_ONLY not at all
-        assert_eq!(index_writes(&all, &write(Some(a.clone()), Some(b.clone()))).len(), 1);
+        assert_eq!(
+            index_writes(&all, &write(Some(a.clone()), Some(b.clone()))).len(),
+            1
+        );
         assert!(index_writes(&keys, &write(Some(a.clone()), Some(b.clone()))).is_empty());
         // nothing changed: no write
         assert!(index_writes(&all, &write(Some(a.clone()), Some(a.clone()))).is_empty());
@@ -255,8 +273,14 @@ mod tests {
         // enters the index; leaves it; never in it (sparse)
         let mut out = a.clone();
         out.remove("gpk");
-        assert_eq!(index_writes(&keys, &write(Some(out.clone()), Some(a.clone()))).len(), 1);
-        assert_eq!(index_writes(&keys, &write(Some(a.clone()), Some(out.clone()))).len(), 1);
+        assert_eq!(
+            index_writes(&keys, &write(Some(out.clone()), Some(a.clone()))).len(),
+            1
+        );
+        assert_eq!(
+            index_writes(&keys, &write(Some(a.clone()), Some(out.clone()))).len(),
+            1
+        );
         assert!(index_writes(&all, &write(Some(out.clone()), Some(out))).is_empty());
         assert_eq!(index_writes(&all, &write(None, Some(a))).len(), 1);
     }
@@ -267,7 +291,11 @@ mod tests {
     /// <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.StorageConsiderations>
     #[test]
     fn index_entries_are_sized_by_their_projection() {
-        let i = sized("p", json!({"gpk": {"S": "g"}, "status": {"S": "sent"}}), 3000);
+        let i = sized(
+            "p",
+            json!({"gpk": {"S": "g"}, "status": {"S": "sent"}}),
+            3000,
+        );
         let keys_only = schema(Projection::KeysOnly);
         // pk + p, sk + S, gpk + g = 3 + 3 + 4, plus 100
         assert_eq!(index_entry_size(&keys_only, &keys_only.indexes[0], &i), 110);
@@ -296,13 +324,28 @@ mod tests {
             filtered_out: 0,
         };
         // GetItem of 5 KB: 2 strong, 1 eventual, 4 transactional
-        assert_eq!(read_units(&read(Consistency::Strong, false, vec![5000])), 2.0);
-        assert_eq!(read_units(&read(Consistency::Eventual, false, vec![5000])), 1.0);
-        assert_eq!(read_units(&read(Consistency::Transactional, false, vec![5000])), 4.0);
+        assert_eq!(
+            read_units(&read(Consistency::Strong, false, vec![5000])),
+            2.0
+        );
+        assert_eq!(
+            read_units(&read(Consistency::Eventual, false, vec![5000])),
+            1.0
+        );
+        assert_eq!(
+            read_units(&read(Consistency::Transactional, false, vec![5000])),
+            4.0
+        );
         // BatchGetItem of 100 items of 600 B: each rounded to 4 KB, 100 units strong
-        assert_eq!(read_units(&read(Consistency::Strong, false, vec![600; 100])), 100.0);
+        assert_eq!(
+            read_units(&read(Consistency::Strong, false, vec![600; 100])),
+            100.0
+        );
         // a Query returning the same 60,000 B: 15 units, 7.5 eventually consistent
-        assert_eq!(read_units(&read(Consistency::Eventual, true, vec![600; 100])), 7.5);
+        assert_eq!(
+            read_units(&read(Consistency::Eventual, true, vec![600; 100])),
+            7.5
+        );
         // an empty Query still costs the minimum
         assert_eq!(read_units(&read(Consistency::Eventual, true, vec![])), 0.5);
         // a key with no item costs the minimum too

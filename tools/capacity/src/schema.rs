@@ -120,6 +120,29 @@ impl Index {
     }
 }
 
+/// A function's memory in MB: its own `MemorySize`, or the template's `Globals`.
+pub fn function_memory_mb(text: &str, logical_id: &str) -> Result<u64, SchemaError> {
+    let template: Value = serde_yaml_ng::from_str(text)?;
+    template["Resources"][logical_id]["Properties"]["MemorySize"]
+        .as_u64()
+        .or_else(|| template["Globals"]["Function"]["MemorySize"].as_u64())
+        .ok_or_else(|| SchemaError::Malformed(logical_id.to_owned(), "MemorySize"))
+}
+
+/// How many resources of a type the template declares (alarms, dashboards, secrets: what a
+/// deployment costs a month before it handles anything).
+pub fn resource_count(text: &str, resource_type: &str) -> Result<usize, SchemaError> {
+    let template: Value = serde_yaml_ng::from_str(text)?;
+    Ok(template["Resources"]
+        .as_mapping()
+        .map(|m| {
+            m.values()
+                .filter(|r| r["Type"].as_str() == Some(resource_type))
+                .count()
+        })
+        .unwrap_or(0))
+}
+
 /// `(HASH, RANGE)` attribute names of a KeySchema list.
 fn key_schema(list: &Value) -> Option<(String, Option<String>)> {
     let mut hash = None;
@@ -183,7 +206,10 @@ Resources:
     fn reads_the_deployed_template() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
         let t = TableSchema::from_template(&path, "Table").unwrap();
-        assert_eq!((t.partition_key.as_str(), t.sort_key.as_deref()), ("pk", Some("sk")));
+        assert_eq!(
+            (t.partition_key.as_str(), t.sort_key.as_deref()),
+            ("pk", Some("sk"))
+        );
         assert!(!t.indexes.is_empty());
     }
 }

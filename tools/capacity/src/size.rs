@@ -39,7 +39,11 @@ pub fn value_size(value: &Value) -> u64 {
         ("N", Value::String(n)) => number_size(n),
         ("B", Value::String(b)) => binary_size(b),
         ("BOOL", _) | ("NULL", _) => 1,
-        ("SS", Value::Array(list)) => list.iter().filter_map(Value::as_str).map(|s| s.len() as u64).sum(),
+        ("SS", Value::Array(list)) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|s| s.len() as u64)
+            .sum(),
         ("NS", Value::Array(list)) => list.iter().filter_map(Value::as_str).map(number_size).sum(),
         ("BS", Value::Array(list)) => list.iter().filter_map(Value::as_str).map(binary_size).sum(),
         ("L", Value::Array(list)) => 3 + list.iter().map(|v| value_size(v) + 1).sum::<u64>(),
