@@ -1320,3 +1320,82 @@ fn a_queued_record_nested_50_000_deep_is_read_on_a_2_mib_stack_and_the_batch_app
     assert!(outcome.parked.is_empty() && outcome.failed.is_empty());
     assert_eq!(outcome.statuses, 1);
 }
+
+/// An onboarded template's placeholders (category, language, name) are filled by any event that
+/// carries them, whatever its time; a known value still follows each aspect's `entry.time`.
+#[tokio::test]
+async fn an_onboarded_templates_unknown_category_is_filled_by_an_older_status_event() {
+    let p = pipeline().await;
+    let processor = &p.processor;
+    let deliver = |id: &str, b: String| {
+        let records = vec![record(id, b.into_bytes())];
+        async move {
+            let outcome = processor.process(&records).await;
+            assert!(outcome.failed.is_empty() && outcome.parked.is_empty());
+        }
+    };
+    let status = |template_id: u64, category: &str, time: u64| {
+        format!(
+            r#"{{"object":"whatsapp_business_account","entry":[{{"id":"102290129340398","time":{time},"changes":[{{"value":{{"event":"APPROVED","message_template_id":{template_id},"message_template_name":"welcome_back","message_template_language":"en_US","message_template_category":"{category}","reason":"NONE"}},"field":"message_template_status_update"}}]}}]}}"#
+        )
+    };
+
+    // 1. A quality event first: onboarded with the category and language unknown. Then the
+    //    older status event that carries them: both are filled.
+    let first: u64 = 8_100_000_000_000_001;
+    deliver(
+        "quality",
+        format!(
+            r#"{{"object":"whatsapp_business_account","entry":[{{"id":"102290129340398","time":1732700000,"changes":[{{"value":{{"previous_quality_score":"GREEN","new_quality_score":"YELLOW","message_template_id":{first}}},"field":"message_template_quality_update"}}]}}]}}"#
+        ),
+    )
+    .await;
+    let t = p.template("acme", first).await;
+    assert_eq!(
+        (
+            t.name.as_deref(),
+            t.category.as_deref(),
+            t.language.as_deref()
+        ),
+        (
+            Some(format!("template-{first}").as_str()),
+            Some("UNKNOWN"),
+            Some("UNKNOWN")
+        )
+    );
+    deliver("older status", status(first, "MARKETING", 1_732_600_000)).await;
+    let t = p.template("acme", first).await;
+    assert_eq!(
+        (
+            t.name.as_deref(),
+            t.category.as_deref(),
+            t.language.as_deref(),
+            t.status.as_deref(),
+            t.quality.as_deref()
+        ),
+        (
+            Some("welcome_back"),
+            Some("MARKETING"),
+            Some("en_US"),
+            Some("APPROVED"),
+            Some("YELLOW")
+        )
+    );
+
+    // 2. A category event first: the category is known, and an older status event that says
+    //    otherwise does not replace it.
+    let second: u64 = 8_100_000_000_000_002;
+    deliver(
+        "category",
+        format!(
+            r#"{{"object":"whatsapp_business_account","entry":[{{"id":"102290129340398","time":1732700000,"changes":[{{"value":{{"message_template_id":{second},"message_template_name":"welcome_back","message_template_language":"en_US","previous_category":"UTILITY","new_category":"MARKETING"}},"field":"template_category_update"}}]}}]}}"#
+        ),
+    )
+    .await;
+    deliver("older status", status(second, "UTILITY", 1_732_600_000)).await;
+    let t = p.template("acme", second).await;
+    assert_eq!(
+        (t.category.as_deref(), t.status.as_deref()),
+        (Some("MARKETING"), Some("APPROVED"))
+    );
+}

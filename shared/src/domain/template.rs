@@ -347,6 +347,58 @@ pub fn is_critical(status: Option<&str>, quality: Option<&str>) -> bool {
     matches!(status, Some("PAUSED" | "DISABLED" | "REJECTED" | "FLAGGED")) || quality == Some("RED")
 }
 
+/// The value of a field of an onboarded template no event or sync has told yet.
+pub const NOT_YET_KNOWN: &str = "UNKNOWN";
+
+/// The name an onboarded template has until an event carries its real one.
+pub fn placeholder_name(template_id: u64) -> String {
+    format!("template-{template_id}")
+}
+
+/// A template's descriptive fields: as stored, or as an event carries them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Description<'a> {
+    pub name: Option<&'a str>,
+    pub language: Option<&'a str>,
+    pub category: Option<&'a str>,
+}
+
+/// A placeholder an event replaces: the attribute, the placeholder it must still hold, and the
+/// value the event carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fill {
+    pub attribute: &'static str,
+    pub placeholder: String,
+    pub value: String,
+}
+
+/// The placeholders an event fills. A field still at its placeholder takes the value of any
+/// event that carries it, whatever the event's time: an older event still knows more than
+/// nothing. A known field is left alone here; its own aspect's events order it by `entry.time`.
+pub fn placeholder_fills(
+    template_id: u64,
+    stored: &Description,
+    carried: &Description,
+) -> Vec<Fill> {
+    let name = placeholder_name(template_id);
+    [
+        ("name", name.as_str(), stored.name, carried.name),
+        ("language", NOT_YET_KNOWN, stored.language, carried.language),
+        ("category", NOT_YET_KNOWN, stored.category, carried.category),
+    ]
+    .into_iter()
+    .filter_map(|(attribute, placeholder, stored, carried)| {
+        let value =
+            carried.filter(|v| !v.is_empty() && *v != placeholder && *v != NOT_YET_KNOWN)?;
+        (stored == Some(placeholder)).then(|| Fill {
+            attribute,
+            placeholder: placeholder.to_owned(),
+            value: value.to_owned(),
+        })
+    })
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,5 +499,57 @@ mod tests {
         assert!(is_critical(Some("PAUSED"), Some("GREEN")));
         assert!(is_critical(Some("APPROVED"), Some("RED")));
         assert!(!is_critical(Some("APPROVED"), Some("YELLOW")));
+    }
+
+    #[test]
+    fn an_unknown_field_is_filled_by_any_event_that_carries_it() {
+        let placeholder = placeholder_name(7);
+        let stored = Description {
+            name: Some(&placeholder),
+            language: Some(NOT_YET_KNOWN),
+            category: Some(NOT_YET_KNOWN),
+        };
+        let carried = Description {
+            name: Some("spring_sale"),
+            language: None,
+            category: Some("MARKETING"),
+        };
+        let fills = placeholder_fills(7, &stored, &carried);
+        assert_eq!(
+            fills,
+            vec![
+                Fill {
+                    attribute: "name",
+                    placeholder: placeholder.clone(),
+                    value: "spring_sale".into()
+                },
+                Fill {
+                    attribute: "category",
+                    placeholder: NOT_YET_KNOWN.into(),
+                    value: "MARKETING".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_known_field_is_never_replaced_by_a_placeholder_fill() {
+        let stored = Description {
+            name: Some("spring_sale"),
+            language: Some("en_US"),
+            category: Some("UTILITY"),
+        };
+        let carried = Description {
+            name: Some("other"),
+            language: Some("pt_BR"),
+            category: Some("MARKETING"),
+        };
+        assert!(placeholder_fills(7, &stored, &carried).is_empty());
+        // Nor is a placeholder "filled" with the placeholder itself.
+        let unknown = Description {
+            category: Some(NOT_YET_KNOWN),
+            ..Description::default()
+        };
+        assert!(placeholder_fills(7, &unknown, &unknown).is_empty());
     }
 }

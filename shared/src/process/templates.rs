@@ -2,7 +2,8 @@
 //! feed, and the campaigns they pause or release.
 
 use crate::domain::template::{
-    self, AlertSpec, CampaignAction, Severity, TemplateChange, TemplateState,
+    self, AlertSpec, CampaignAction, Description, Severity, TemplateChange, TemplateState,
+    NOT_YET_KNOWN,
 };
 use crate::meta::{Event, EventKind};
 use crate::store::{
@@ -20,9 +21,6 @@ pub(crate) struct TemplateIdentity<'e> {
     pub language: Option<&'e str>,
     pub category: Option<&'e str>,
 }
-
-/// Status and quality of an onboarded template until an event (or a sync) says.
-const NOT_YET_KNOWN: &str = "UNKNOWN";
 
 /// A template's lifecycle over the store: the effects of a template, phone-number or account
 /// event (template item, history, alerts, feed, campaign holds). The processor applies webhook
@@ -53,9 +51,10 @@ impl<'s> Lifecycle<'s> {
         let template = crate::store::NewTemplate {
             template_id,
             waba_id: Some(identity.waba_id.to_owned()),
-            name: identity
-                .name
-                .map_or_else(|| format!("template-{template_id}"), |n| clip(n).to_owned()),
+            name: identity.name.map_or_else(
+                || template::placeholder_name(template_id),
+                |n| clip(n).to_owned(),
+            ),
             language: identity.language.map_or(NOT_YET_KNOWN, clip).to_owned(),
             category: identity.category.map_or(NOT_YET_KNOWN, clip).to_owned(),
             status: NOT_YET_KNOWN.to_owned(),
@@ -301,6 +300,33 @@ impl<'s> Lifecycle<'s> {
             Some(record) => record,
             None => self.onboard(tenant_id, template_id, identity).await?,
         };
+        // What an onboarded template does not know yet, any event that carries it tells,
+        // however old; what it knows follows each aspect's own event order below.
+        let stored = Description {
+            name: record.name.as_deref(),
+            language: record.language.as_deref(),
+            category: record.category.as_deref(),
+        };
+        let carried = Description {
+            name: identity.name.map(clip),
+            language: identity.language.map(clip),
+            category: identity.category.map(clip),
+        };
+        for fill in template::placeholder_fills(template_id, &stored, &carried) {
+            if self
+                .store
+                .fill_template_placeholder(tenant_id, template_id, &fill)
+                .await?
+            {
+                info!(
+                    metric = "template_placeholder_filled",
+                    tenant_id,
+                    template_id,
+                    attribute = fill.attribute,
+                    "an onboarded template's unknown field filled from an event"
+                );
+            }
+        }
         let state = TemplateState::from(&record);
         let decision = template::decide(&state, &change, time);
         let mut applied = false;

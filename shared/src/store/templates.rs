@@ -2,7 +2,7 @@
 
 use super::expr::Expr;
 use super::{dynamo, key, keys, n, now, s, Store, StoreError};
-use crate::domain::template::{Aspect, TemplateState, TemplateUpdate};
+use crate::domain::template::{Aspect, Fill, TemplateState, TemplateUpdate};
 use serde::Deserialize;
 
 /// Free text from Meta (reasons, descriptions) is stored cut to this many bytes: Meta has sent
@@ -131,6 +131,33 @@ impl Store {
             .get(&keys::tenant(tenant_id), &keys::template(template_id))
             .await?;
         Ok(item.map(serde_dynamo::from_item).transpose()?)
+    }
+
+    /// Replaces a placeholder of an onboarded template with what an event carries, only while
+    /// the placeholder is still there (`Ok(false)`: something filled it first).
+    pub async fn fill_template_placeholder(
+        &self,
+        tenant_id: &str,
+        template_id: u64,
+        fill: &Fill,
+    ) -> Result<bool, StoreError> {
+        let mut e = Expr::new();
+        e.set(fill.attribute, s(&fill.value))
+            .set("updated_at", n(now()));
+        let (a, placeholder) = (e.name(fill.attribute), e.value(s(&fill.placeholder)));
+        e.condition(format!("{a} = {placeholder}"));
+        match self
+            .update(
+                key(keys::tenant(tenant_id), keys::template(template_id)),
+                e,
+                None,
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(err) => Err(err),
+        }
     }
 
     /// Writes an update unless a newer event for the same aspect was applied meanwhile
