@@ -14,7 +14,10 @@
 //! and parses every root certificate on the machine when each service client is built (most of
 //! the rest of a cold start), and no AWS call needs another CA. An endpoint of another partition
 //! (China, ISO) or an `https://` `AWS_ENDPOINT_URL` (an emulator with its own certificate) gets
-//! the system's roots.
+//! the system's roots. Should the Amazon roots ever not be enough, the process moves to the
+//! system's roots on the first unknown-issuer failure ([`fallback`]).
+
+mod fallback;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider, SharedHttpClient};
@@ -44,7 +47,13 @@ fn from_lambda_environment(var: impl Fn(&str) -> Option<String>) -> Option<SdkCo
         "lambda-environment",
     );
     let endpoint = var("AWS_ENDPOINT_URL");
-    let http = http_client(trusts_amazon_roots_only(&region, endpoint.as_deref()));
+    let http = if trusts_amazon_roots_only(&region, endpoint.as_deref()) {
+        SharedHttpClient::new(fallback::FallbackClient::new(http_client(true), || {
+            http_client(false)
+        }))
+    } else {
+        http_client(false)
+    };
     let mut config = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region))
