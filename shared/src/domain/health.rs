@@ -9,7 +9,7 @@
 //! - `failure_rate` = failed / sent; `success_rate` = reached `delivered` / sent (0 when none).
 //! - `campaigns_affected`: the template's campaigns that are ACTIVE or PAUSED (not completed).
 
-use crate::store::{CampaignRecord, ACTIVE, PAUSED};
+use crate::domain::campaign::{CampaignRecord, ACTIVE, PAUSED};
 use std::collections::BTreeMap;
 
 /// One template's delivery figures.

@@ -11,7 +11,7 @@ pub mod push;
 pub mod sse;
 
 use crate::store::CampaignRecord;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// The message format's version: clients check it before reading the rest.
@@ -230,14 +230,8 @@ impl Message {
     }
 }
 
-/// The attributes of a feed item the stream carries.
-#[derive(Debug, Clone, Deserialize)]
-pub struct FeedImage {
-    pub pk: String,
-    pub sk: String,
-    pub kind: String,
-    pub summary: String,
-}
+/// A feed item as stored: the store reads it, the realtime paths send it.
+pub use crate::store::FeedImage;
 
 /// The progress message of a campaign's current image.
 fn progress(campaign: &CampaignRecord) -> Message {

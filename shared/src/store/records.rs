@@ -24,6 +24,16 @@ pub fn stable_id(parts: &[&str]) -> String {
     hex::encode(&h.finalize()[..12])
 }
 
+/// The attributes of a feed item (what the stream carries, and what a realtime stream resumes
+/// from).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct FeedImage {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub summary: String,
+}
+
 /// A change a realtime client should hear about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedEntry {
@@ -217,7 +227,7 @@ impl Store {
         tenant_id: &str,
         after: &str,
         limit: i32,
-    ) -> Result<Vec<crate::realtime::FeedImage>, StoreError> {
+    ) -> Result<Vec<FeedImage>, StoreError> {
         let out = self
             .client
             .query()
