@@ -29,7 +29,7 @@ CODE_CALLS = {
     # functions/webhook -> shared::ingest: the verified body, or its parts, or a parked body.
     "webhook": {"sqs:SendMessage"},
     # functions/processor -> shared::process, shared::store: message states (BatchGetItem,
-    # GetItem), routes and campaigns (Query on gsi1), alerts/history/feed/unrouted (PutItem),
+    # GetItem), routes (Query on gsi1), a template's campaigns (Query on gsi2, BatchGetItem), alerts/history/feed/unrouted (PutItem),
     # message/template/campaign updates (UpdateItem), parking (SendMessage).
     "processor": {
         "dynamodb:GetItem",
@@ -57,9 +57,11 @@ CODE_CALLS = {
     # health check (DescribeTable).
     "sse": {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:DescribeTable"},
     # functions/template-sync -> shared::sync: routed WABAs (Query on gsi1), templates (GetItem,
-    # PutItem, UpdateItem), the tenants' Graph tokens (GetSecretValue).
+    # PutItem, UpdateItem), a paused template's campaigns (Query on gsi2, BatchGetItem), the
+    # tenants' Graph tokens (GetSecretValue).
     "template-sync": {
         "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
         "dynamodb:PutItem",
         "dynamodb:Query",
         "dynamodb:UpdateItem",
@@ -77,11 +79,13 @@ CODE_CALLS = {
         "secretsmanager:GetSecretValue",
         "sqs:SendMessage",
     },
-    # functions/api: every route's reads and writes (GetItem, PutItem, Query, UpdateItem), the
+    # functions/api: every route's reads and writes (GetItem, PutItem, Query, UpdateItem), a
+    # campaign's messages and a template's campaigns (keys from gsi2, items by BatchGetItem), the
     # health check (DescribeTable), tenants' Graph tokens and Slack URLs (shared::secrets).
     "api": {
         "dynamodb:DescribeTable",
         "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
         "dynamodb:PutItem",
         "dynamodb:Query",
         "dynamodb:UpdateItem",

@@ -2,7 +2,7 @@
 //! (any result) for any bytes, never panic, never overflow the stack.
 //!
 //! Under `cargo test` each runs every fixture in `events/meta` as a seed, then bolero's random
-//! engine for `BOLERO_RANDOM_TEST_TIME_MS` (`make test` sets 20 s; 1 s by default). `make fuzz`
+//! engine for `BOLERO_RANDOM_TEST_TIME_MS` (`make test` sets 3 s; 1 s by default). `make fuzz`
 //! runs them under libFuzzer (coverage-guided, nightly) for `FUZZ_SECONDS` each, seeded with
 //! the same fixtures. A crash found becomes a named regression test below.
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use shared::store::queries::{key_from_strings, key_strings, ListQuery};
 use shared::store::AttributeValue;
+use std::collections::HashMap;
 use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
@@ -184,7 +185,14 @@ impl Item {
         for (k, v) in item {
             if matches!(
                 k.as_str(),
-                "pk" | "sk" | "gsi1pk" | "gsi1sk" | "version" | "entity" | "expires_at"
+                "pk" | "sk"
+                    | "gsi1pk"
+                    | "gsi1sk"
+                    | "gsi2pk"
+                    | "gsi2sk"
+                    | "version"
+                    | "entity"
+                    | "expires_at"
             ) {
                 continue;
             }
@@ -239,14 +247,6 @@ pub(crate) async fn page(
     scope: &str,
     mut q: ListQuery,
 ) -> Result<Response<Body>, ApiError> {
-    let PageQuery { limit, cursor } = query(req)?;
-    q.limit = match limit {
-        None => 50,
-        Some(raw) => match raw.parse::<i32>() {
-            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-            _ => return Err(ApiError::bad("invalid_limit", "limit must be 1 to 100")),
-        },
-    };
     // The scope includes the filters, so a cursor only continues the list it came from.
     let scope = format!(
         "{scope}|{}",
@@ -256,29 +256,65 @@ pub(crate) async fn page(
             .collect::<Vec<_>>()
             .join(",")
     );
-    if let Some(cursor) = cursor {
-        let key = api
-            .cursors
-            .open(&cursor, tenant, &scope)
-            .map_err(|_| ApiError::bad("invalid_cursor", "cursor is not valid for this list"))?;
+    let (limit, start) = page_request(api, req, tenant, &scope)?;
+    q.limit = limit;
+    if let Some(key) = start {
         // Belt and braces: the key must lie in the partition this query reads.
         if key.get(q.partition_attribute()) != Some(&q.partition) {
-            return Err(ApiError::bad(
-                "invalid_cursor",
-                "cursor is not valid for this list",
-            ));
+            return Err(invalid_cursor());
         }
         q.start = Some(key_from_strings(key));
     }
     let attributes = q.key_attributes();
     let result = api.store.list(q).await?;
-    let next_cursor = result.next.map(|k| {
+    let next = result.next.map(|k| {
         let mut key = key_strings(&k);
         key.retain(|name, _| attributes.contains(&name.as_str()));
-        api.cursors.seal(tenant, &scope, key)
+        key
     });
+    page_response(api, tenant, &scope, &result.items, next)
+}
+
+fn invalid_cursor() -> ApiError {
+    ApiError::bad("invalid_cursor", "cursor is not valid for this list")
+}
+
+/// A page request's `?limit=` (default 50) and where its `?cursor=` continues: the key it was
+/// sealed with, for this tenant and `scope` only.
+pub(crate) fn page_request(
+    api: &Api,
+    req: &Request,
+    tenant: &str,
+    scope: &str,
+) -> Result<(i32, Option<HashMap<String, String>>), ApiError> {
+    let PageQuery { limit, cursor } = query(req)?;
+    let limit = match limit {
+        None => 50,
+        Some(raw) => match raw.parse::<i32>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
+            _ => return Err(ApiError::bad("invalid_limit", "limit must be 1 to 100")),
+        },
+    };
+    let start = cursor
+        .map(|c| {
+            api.cursors
+                .open(&c, tenant, scope)
+                .map_err(|_| invalid_cursor())
+        })
+        .transpose()?;
+    Ok((limit, start))
+}
+
+/// A page of `items`, and the next page's cursor sealed from `next` (for this tenant and scope).
+pub(crate) fn page_response(
+    api: &Api,
+    tenant: &str,
+    scope: &str,
+    items: &[shared::store::Item],
+    next: Option<HashMap<String, String>>,
+) -> Result<Response<Body>, ApiError> {
     ok(&Page {
-        items: result.items.iter().map(Item::of).collect(),
-        next_cursor,
+        items: items.iter().map(Item::of).collect(),
+        next_cursor: next.map(|key| api.cursors.seal(tenant, scope, key)),
     })
 }

@@ -8,8 +8,8 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use shared::auth::{Caller, Role};
 use shared::domain::status::Delivery;
-use shared::store::queries::ListQuery;
-use shared::store::{keys, s, Registration, RegistrationOutcome, StoreError};
+use shared::store::queries::{key_from_strings, key_strings};
+use shared::store::{MessagesCursor, Registration, RegistrationOutcome, StoreError};
 use std::collections::BTreeMap;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
@@ -203,15 +203,49 @@ pub(crate) async fn of_campaign(
     let id = campaign.campaign_id;
     campaign_record(api, tenant, id).await?;
     let filter: DeliveryFilter = http::query(req)?;
-    let mut q = ListQuery::index(keys::campaign_messages(tenant, id));
-    if let Some(status) = filter.status {
-        if Delivery::parse(&status).is_none() {
+    if let Some(status) = &filter.status {
+        if Delivery::parse(status).is_none() {
             return Err(ApiError::bad(
                 "invalid_status",
                 "status is pending, sent, delivered, read, played or failed",
             ));
         }
-        q.filters.push(("delivery", s(status)));
     }
-    http::page(api, req, tenant, &format!("messages:{id}"), q).await
+    // The scope includes the filter, so a cursor only continues the list it came from.
+    let scope = format!("messages:{id}|delivery={:?}", filter.status);
+    let (limit, start) = http::page_request(api, req, tenant, &scope)?;
+    let start = match start {
+        None => MessagesCursor::default(),
+        Some(mut key) => {
+            let source = key
+                .remove(CURSOR_SOURCE)
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| {
+                    ApiError::bad("invalid_cursor", "cursor is not valid for this list")
+                })?;
+            MessagesCursor {
+                source,
+                after: (!key.is_empty()).then(|| key_from_strings(key)),
+            }
+        }
+    };
+    let (items, next) = api
+        .store
+        .campaign_messages(tenant, id, filter.status.as_deref(), limit, start)
+        .await
+        .map_err(|e| match e {
+            StoreError::Refused(_) => {
+                ApiError::bad("invalid_cursor", "cursor is not valid for this list")
+            }
+            other => other.into(),
+        })?;
+    let next = next.map(|n| {
+        let mut key = n.after.as_ref().map(key_strings).unwrap_or_default();
+        key.insert(CURSOR_SOURCE.to_owned(), n.source.to_string());
+        key
+    });
+    http::page_response(api, tenant, &scope, &items, next)
 }
+
+/// The cursor's entry naming the shard (or the legacy partition) the next page reads.
+const CURSOR_SOURCE: &str = "source";

@@ -5,58 +5,11 @@
 //! when it was paused automatically, no hold is left, and no person paused it.
 
 use super::expr::Expr;
-use super::queries::ListQuery;
+use super::queries::{text, ListQuery};
 use super::{key, keys, n, now, s, Store, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use serde::Deserialize;
 
-/// Campaign statuses.
-pub const ACTIVE: &str = "ACTIVE";
-pub const PAUSED: &str = "PAUSED";
-
-/// A campaign as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct CampaignRecord {
-    pub campaign_id: String,
-    pub tenant_id: String,
-    #[serde(default)]
-    pub name: Option<String>,
-    pub template_id: u64,
-    pub phone_number_id: String,
-    #[serde(default)]
-    pub waba_id: Option<String>,
-    pub status: String,
-    #[serde(default)]
-    pub registered: i64,
-    #[serde(default)]
-    pub reached_sent: i64,
-    #[serde(default)]
-    pub reached_delivered: i64,
-    #[serde(default)]
-    pub reached_read: i64,
-    #[serde(default)]
-    pub reached_failed: i64,
-    #[serde(default)]
-    pub current_sent: i64,
-    #[serde(default)]
-    pub current_delivered: i64,
-    #[serde(default)]
-    pub current_read: i64,
-    #[serde(default)]
-    pub current_played: i64,
-    #[serde(default)]
-    pub current_failed: i64,
-    #[serde(default)]
-    pub holds: Option<Vec<String>>,
-    #[serde(default)]
-    pub paused_by_user: Option<bool>,
-    #[serde(default)]
-    pub auto_paused_by: Option<String>,
-    #[serde(default)]
-    pub pause_reason: Option<String>,
-    #[serde(default)]
-    pub paused_at: Option<u64>,
-}
+pub use crate::domain::campaign::{CampaignRecord, ACTIVE, PAUSED};
 
 /// A campaign to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,10 +58,10 @@ impl Store {
         item.insert("status".into(), s(&c.status));
         item.insert("created_at".into(), n(now()));
         item.insert(
-            "gsi1pk".into(),
+            "gsi2pk".into(),
             s(keys::template_campaigns(tenant_id, c.template_id)),
         );
-        item.insert("gsi1sk".into(), s(keys::campaign(&c.campaign_id)));
+        item.insert("gsi2sk".into(), s(keys::campaign(&c.campaign_id)));
         if let Some(name) = &c.name {
             item.insert("name".into(), s(name));
         }
@@ -130,14 +83,27 @@ impl Store {
         Ok(item.map(serde_dynamo::from_item).transpose()?)
     }
 
-    /// The campaigns that use a template, through the template index (never a scan).
+    /// The campaigns that use a template, through the template's members in gsi2 (never a
+    /// scan), read strongly consistent; and those created before gsi2, through gsi1.
     pub async fn campaigns_using_template(
         &self,
         tenant_id: &str,
         template_id: u64,
     ) -> Result<Vec<CampaignRecord>, StoreError> {
-        let q = ListQuery::index(keys::template_campaigns(tenant_id, template_id));
-        Ok(serde_dynamo::from_items(self.list_every(q).await?)?)
+        let partition = keys::template_campaigns(tenant_id, template_id);
+        let members = self
+            .list_every(ListQuery::members(partition.clone()))
+            .await?;
+        let mut items = self.get_many(&members, true).await?;
+        let known: std::collections::HashSet<Option<String>> =
+            items.iter().map(|i| text(i, "sk")).collect();
+        let legacy = self.list_every(ListQuery::index(partition)).await?;
+        items.extend(
+            legacy
+                .into_iter()
+                .filter(|l| !known.contains(&text(l, "sk"))),
+        );
+        Ok(serde_dynamo::from_items(items)?)
     }
 
     /// Every campaign of a tenant: one Query of its partition (delivery health folds their

@@ -3,16 +3,13 @@
 //! the campaign counters (`crate::counters`).
 
 use super::expr::Expr;
+use super::queries::{text, ListQuery};
 use super::{dynamo, key, keys, n, now, s, Item, Store, StoreError};
 use crate::domain::message::{MessageChange, MessageState};
 use crate::domain::status::Delivery;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::time::Duration;
-
-/// BatchGetItem takes at most this many keys.
-const BATCH_GET_KEYS: usize = 100;
 
 /// A message's identity: wamids are unique per business, and looked up within the tenant only.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -113,6 +110,17 @@ fn reached_attribute(d: Delivery) -> String {
     format!("{}_at", d.as_str())
 }
 
+/// Where a page of a campaign's messages starts: a source (each gsi2 shard in turn, then the
+/// gsi1 partition of messages registered before gsi2) and the key to continue after.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MessagesCursor {
+    pub source: u8,
+    pub after: Option<Item>,
+}
+
+/// The source after the shards: the gsi1 partition of messages registered before gsi2.
+const LEGACY_SOURCE: u8 = keys::MESSAGE_SHARDS;
+
 /// The sender's acknowledgement that it sent a message in a campaign.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registration {
@@ -146,47 +154,86 @@ impl Store {
             .iter()
             .map(|k| (keys::message(&k.tenant_id, &k.wamid), k.clone()))
             .collect();
-        for chunk in message_keys.chunks(BATCH_GET_KEYS) {
-            let mut pending = KeysAndAttributes::builder()
-                .set_keys(Some(chunk.iter().map(MessageKey::item_key).collect()))
-                .consistent_read(true)
-                .build()
-                .map_err(|_| StoreError::Refused("empty key batch"))?;
-            for attempt in 0u32.. {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(dynamo)?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    let pk = match item.get("pk") {
-                        Some(AttributeValue::S(pk)) => pk.clone(),
-                        _ => continue,
-                    };
-                    if let Some(k) = by_pk.get(&pk) {
-                        let record: MessageRecord = serde_dynamo::from_item(item)?;
-                        states.insert(k.clone(), record.into());
-                    }
-                }
-                match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
-                    Some(rest) if !rest.keys().is_empty() => {
-                        if attempt >= 5 {
-                            return Err(StoreError::Refused("batch read kept being throttled"));
-                        }
-                        tokio_sleep(Duration::from_millis(25 << attempt)).await;
-                        pending = rest;
-                    }
-                    _ => break,
-                }
+        let item_keys: Vec<Item> = message_keys.iter().map(MessageKey::item_key).collect();
+        for item in self.get_many(&item_keys, true).await? {
+            let pk = match item.get("pk") {
+                Some(AttributeValue::S(pk)) => pk.clone(),
+                _ => continue,
+            };
+            if let Some(k) = by_pk.get(&pk) {
+                let record: MessageRecord = serde_dynamo::from_item(item)?;
+                states.insert(k.clone(), record.into());
             }
         }
         Ok(states)
+    }
+
+    /// One page of a campaign's messages (at most `limit`), optionally only those in
+    /// `delivery`, from `start`; with where the next page starts, if anything may be left. Each
+    /// shard's keys come from gsi2 and the messages from one BatchGetItem (eventually
+    /// consistent); a filtered page may hold fewer than `limit`, as a filtered Query does.
+    pub async fn campaign_messages(
+        &self,
+        tenant_id: &str,
+        campaign_id: &str,
+        delivery: Option<&str>,
+        limit: i32,
+        start: MessagesCursor,
+    ) -> Result<(Vec<Item>, Option<MessagesCursor>), StoreError> {
+        let mut items = Vec::new();
+        let MessagesCursor {
+            mut source,
+            mut after,
+        } = start;
+        while source <= LEGACY_SOURCE {
+            let want = limit - items.len() as i32;
+            if want <= 0 {
+                break;
+            }
+            let mut q = if source < LEGACY_SOURCE {
+                ListQuery::members(keys::campaign_messages_shard(
+                    tenant_id,
+                    campaign_id,
+                    source,
+                ))
+            } else {
+                let mut q = ListQuery::index(keys::campaign_messages(tenant_id, campaign_id));
+                q.filters.extend(delivery.map(|d| ("delivery", s(d))));
+                q
+            };
+            if let Some(key) = &after {
+                if key.get(q.partition_attribute()) != Some(&s(&q.partition)) {
+                    return Err(StoreError::Refused("the cursor is not of this campaign"));
+                }
+            }
+            q.limit = want;
+            q.start = after.take();
+            let page = self.list(q).await?;
+            if source < LEGACY_SOURCE {
+                let mut members = self.get_many(&page.items, false).await?;
+                if let Some(d) = delivery {
+                    members.retain(|m| text(m, "delivery").as_deref() == Some(d));
+                }
+                items.extend(members);
+            } else {
+                items.extend(page.items);
+            }
+            match page.next {
+                Some(next) => {
+                    let next = MessagesCursor {
+                        source,
+                        after: Some(next),
+                    };
+                    return Ok((items, Some(next)));
+                }
+                None => source += 1,
+            }
+        }
+        let next = (source <= LEGACY_SOURCE).then_some(MessagesCursor {
+            source,
+            after: None,
+        });
+        Ok((items, next))
     }
 
     /// Reads one message's state (strongly consistent).
@@ -252,13 +299,14 @@ impl Store {
                 .set("campaign_id", s(&registration.campaign_id))
                 .set("registered_at", n(now()))
                 .set(
-                    "gsi1pk",
-                    s(keys::campaign_messages(
+                    "gsi2pk",
+                    s(keys::campaign_messages_shard(
                         tenant_id,
                         &registration.campaign_id,
+                        keys::message_shard(&registration.wamid),
                     )),
                 )
-                .set("gsi1sk", s(format!("MESSAGE#{}", registration.wamid)))
+                .set("gsi2sk", s(keys::message_member(&registration.wamid)))
                 .set_if_absent("delivery", s(Delivery::Pending.as_str()))
                 .set("version", n(state.version + 1))
                 .set_opt("recipient_id", registration.recipient_id.clone().map(s))
@@ -329,8 +377,4 @@ fn version_condition(e: &mut Expr, expected: u64) {
         let v = e.value(n(expected));
         e.condition(format!("{version} = {v}"));
     }
-}
-
-async fn tokio_sleep(d: Duration) {
-    tokio::time::sleep(d).await;
 }

@@ -3,7 +3,7 @@
 
 use super::expr::Expr;
 use super::{dynamo, key, keys, n, now, s, Item, Store, StoreError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use std::collections::HashMap;
 
 /// One page of a list.
@@ -14,7 +14,7 @@ pub struct Page {
     pub next: Option<Item>,
 }
 
-/// A list query: a partition (of the table or of gsi1), optionally a sort-key prefix and a
+/// A list query: a partition (of the table or of an index), optionally a sort-key prefix and a
 /// filter on one attribute.
 #[derive(Debug, Clone)]
 pub struct ListQuery {
@@ -50,9 +50,18 @@ impl ListQuery {
         }
     }
 
+    /// A query over a gsi2 partition (keys only: the members of a parent).
+    pub fn members(partition: String) -> Self {
+        Self {
+            index: Some(keys::GSI2),
+            ..Self::partition(partition)
+        }
+    }
+
     /// The key attributes a continuation key of this query holds.
     pub fn key_attributes(&self) -> &'static [&'static str] {
         match self.index {
+            Some(keys::GSI2) => &["pk", "sk", "gsi2pk", "gsi2sk"],
             Some(_) => &["pk", "sk", "gsi1pk", "gsi1sk"],
             None => &["pk", "sk"],
         }
@@ -60,11 +69,12 @@ impl ListQuery {
 
     /// The partition attribute this query reads.
     pub fn partition_attribute(&self) -> &'static str {
-        if self.index.is_some() {
-            "gsi1pk"
-        } else {
-            "pk"
-        }
+        self.key_attributes()[self.key_attributes().len() - 2]
+    }
+
+    /// The sort attribute this query reads.
+    pub fn sort_attribute(&self) -> &'static str {
+        self.key_attributes()[self.key_attributes().len() - 1]
     }
 }
 
@@ -90,7 +100,7 @@ impl Store {
         let pv = e.value(s(&q.partition));
         let mut key_condition = format!("{pk} = {pv}");
         if let Some(prefix) = q.sort_prefix {
-            let sk = e.name(if q.index.is_some() { "gsi1sk" } else { "sk" });
+            let sk = e.name(q.sort_attribute());
             let v = e.value(s(prefix));
             key_condition.push_str(&format!(" AND begins_with({sk}, {v})"));
         }
@@ -118,6 +128,64 @@ impl Store {
             items: out.items.unwrap_or_default(),
             next: out.last_evaluated_key.filter(|k| !k.is_empty()),
         })
+    }
+
+    /// Many items by key, in the order asked (eventually consistent unless `consistent`): 100
+    /// keys a request, unprocessed keys asked again. Keys without an item are left out.
+    pub async fn get_many(
+        &self,
+        item_keys: &[Item],
+        consistent: bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        let key_of = |i: &Item| (text(i, "pk"), text(i, "sk"));
+        let mut found: HashMap<(Option<String>, Option<String>), Item> = HashMap::new();
+        for chunk in item_keys.chunks(100) {
+            let mut pending = KeysAndAttributes::builder()
+                .set_keys(Some(
+                    chunk
+                        .iter()
+                        .map(|k| {
+                            key(
+                                text(k, "pk").unwrap_or_default(),
+                                text(k, "sk").unwrap_or_default(),
+                            )
+                        })
+                        .collect(),
+                ))
+                .consistent_read(consistent)
+                .build()
+                .map_err(|_| StoreError::Refused("empty key batch"))?;
+            for attempt in 0u32.. {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(dynamo)?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    found.insert(key_of(&item), item);
+                }
+                match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+                    Some(rest) if !rest.keys().is_empty() => {
+                        if attempt >= 5 {
+                            return Err(StoreError::Refused("batch read kept being throttled"));
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+                        pending = rest;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Ok(item_keys
+            .iter()
+            .filter_map(|k| found.remove(&key_of(k)))
+            .collect())
     }
 
     /// Every item a list query matches, following pages (for bounded sets: a tenant's
