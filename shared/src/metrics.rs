@@ -1,4 +1,5 @@
-//! Metrics in CloudWatch Embedded Metric Format: one JSON line per invocation on stdout, which
+//! Metrics in CloudWatch Embedded Metric Format: one JSON line per invocation on stdout (or per
+//! interval, [`Batched`], for a function invoked once per status), which
 //! CloudWatch Logs turns into metrics without a `PutMetricData` call (no request, no IAM grant,
 //! no latency on the hot path).
 //!
@@ -68,6 +69,21 @@ impl Metrics {
         self
     }
 
+    /// Adds another invocation's values: counts add up, durations keep the largest.
+    pub fn merge(&mut self, other: &Metrics) -> &mut Self {
+        for (name, unit, n) in &other.values {
+            match unit {
+                Unit::Count => {
+                    self.add(name, Unit::Count, *n);
+                }
+                Unit::Seconds => {
+                    self.seconds(name, *n);
+                }
+            }
+        }
+        self
+    }
+
     /// A recorded value (tests and logs).
     pub fn get(&self, name: &str) -> Option<u64> {
         self.values
@@ -117,6 +133,46 @@ impl Metrics {
     }
 }
 
+/// Metrics of many invocations of one container, written as one EMF line at most every
+/// `interval_ms` (and at the first invocation). A function invoked once per status (the
+/// webhook) would otherwise write a line per status: most of what a status costs in CloudWatch
+/// Logs (docs/cost.md). The price: counts of the last interval before a container is reclaimed
+/// are not written. Anything an alarm watches is written at once, not batched.
+#[derive(Debug)]
+pub struct Batched {
+    pending: std::sync::Mutex<Option<Metrics>>,
+    last_written_ms: std::sync::atomic::AtomicU64,
+    interval_ms: u64,
+}
+
+impl Batched {
+    pub const fn new(interval_ms: u64) -> Self {
+        Self {
+            pending: std::sync::Mutex::new(None),
+            last_written_ms: std::sync::atomic::AtomicU64::new(0),
+            interval_ms,
+        }
+    }
+
+    /// Adds an invocation's metrics at `now_ms`; the EMF line to write when one is due.
+    pub fn add(&self, metrics: &Metrics, now_ms: u64) -> Option<String> {
+        use std::sync::atomic::Ordering;
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        match pending.as_mut() {
+            Some(p) => {
+                p.merge(metrics);
+            }
+            None => *pending = Some(metrics.clone()),
+        }
+        let last = self.last_written_ms.load(Ordering::Relaxed);
+        if last != 0 && now_ms.saturating_sub(last) < self.interval_ms {
+            return None;
+        }
+        self.last_written_ms.store(now_ms.max(1), Ordering::Relaxed);
+        pending.take().and_then(|p| p.to_emf(now_ms))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +200,21 @@ mod tests {
         assert_eq!(line["ProcessingLag"], 9);
         assert!(line.get("Unrouted").is_none(), "zeros are left out");
         assert_eq!(Metrics::new("webhook").to_emf(1), None);
+    }
+
+    #[test]
+    fn batched_metrics_write_the_first_invocation_then_one_line_per_interval() {
+        let batched = Batched::new(10_000);
+        let mut one = Metrics::new("webhook");
+        one.count("BodiesQueued", 1).count("StatusesReceived", 2);
+        let first = batched.add(&one, 1_000).expect("the first invocation is written");
+        assert!(first.contains("\"BodiesQueued\":1"));
+        assert_eq!(batched.add(&one, 2_000), None);
+        assert_eq!(batched.add(&one, 10_999), None);
+        let due = batched.add(&one, 11_000).expect("written after the interval");
+        // The three invocations since the last line, summed.
+        assert!(due.contains("\"BodiesQueued\":3"), "{due}");
+        assert!(due.contains("\"StatusesReceived\":6"), "{due}");
+        assert_eq!(batched.add(&one, 11_001), None);
     }
 }

@@ -141,8 +141,9 @@ pub struct Recording {
     pub statuses: u64,
     pub registrations: u64,
     pub bodies: u64,
-    /// Wall time of each webhook body, processor batch and counters page (in this process,
-    /// against the local endpoint through the recording proxies).
+    /// Wall time of webhook invocations (a sample, one at a time), and of each processor batch
+    /// and counters page (in this process, against the local endpoint through the recording
+    /// proxies).
     pub webhook_ms: Vec<f64>,
     pub processor_ms: Vec<f64>,
     pub counters_ms: Vec<f64>,
@@ -267,9 +268,23 @@ fn queued_one_status() -> shared::ingest::Accepted {
     }
 }
 
-/// An SDK configuration whose DynamoDB and SQS requests go through `recorder`.
-fn through(aws: &aws_config::SdkConfig, recorder: &Recorder) -> aws_config::SdkConfig {
-    aws.to_builder().endpoint_url(&recorder.endpoint).build()
+/// A DynamoDB client whose requests go through `recorder` (an explicit endpoint: the shared
+/// configuration's would lose to `AWS_ENDPOINT_URL` in the environment).
+fn dynamodb_through(aws: &aws_config::SdkConfig, recorder: &Recorder) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(aws)
+            .endpoint_url(&recorder.endpoint)
+            .build(),
+    )
+}
+
+/// An SQS client whose requests go through `recorder`.
+fn sqs_through(aws: &aws_config::SdkConfig, recorder: &Recorder) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(aws)
+            .endpoint_url(&recorder.endpoint)
+            .build(),
+    )
 }
 
 /// Runs the workload on a table of its own (with the deployed table's indexes), handing every
@@ -330,7 +345,7 @@ pub async fn run(
     }
 
     let queues = crate::TestQueues::create(aws_sdk_sqs::Client::new(aws)).await;
-    let webhook_sqs = aws_sdk_sqs::Client::new(&through(aws, &webhook_rec));
+    let webhook_sqs = sqs_through(aws, &webhook_rec);
     let ingest = webhook::build(
         &WebhookConfig {
             app_secrets: vec![SecretString::from(crate::FIXTURE_APP_SECRET)],
@@ -345,10 +360,10 @@ pub async fn run(
     let post_template: serde_json::Value =
         serde_json::from_slice(&crate::fixture("lambda/apigw_v2_post_status_sent.json"))
             .expect("the POST event fixture");
-    let mapping = aws_sdk_sqs::Client::new(&through(aws, &mapping_rec));
+    let mapping = sqs_through(aws, &mapping_rec);
     let processor = Processor::new(
         Store::new(
-            aws_sdk_dynamodb::Client::new(&through(aws, &processor_rec)),
+            dynamodb_through(aws, &processor_rec),
             &table,
         ),
         shared::queue::Queue::new(
@@ -359,14 +374,14 @@ pub async fn run(
         shared::process::DEFAULT_CONCURRENCY,
     );
     let api = Store::new(
-        aws_sdk_dynamodb::Client::new(&through(aws, &api_rec)),
+        dynamodb_through(aws, &api_rec),
         &table,
     );
     let counter = crate::counting::StreamCounter::new(
         aws,
         &table,
         Store::new(
-            aws_sdk_dynamodb::Client::new(&through(aws, &counters_rec)),
+            dynamodb_through(aws, &counters_rec),
             &table,
         ),
     )
@@ -407,16 +422,31 @@ pub async fn run(
     };
     // Each campaign is sent 10 messages a step; a campaign's stream runs `messages / 10 + 2`
     // steps (the last two deliver and read what the last sends).
+    // The small campaigns start one after the other while the big one runs, as a business's
+    // campaigns do (all at once, 50 campaigns would share every run of the stream).
+    let span = |c: &CampaignPlan| c.messages.div_ceil(10) + 2;
+    let big_span = workload.campaigns.first().map_or(0, span);
+    let small = workload.campaigns.len().saturating_sub(1);
+    let small_span = workload.campaigns.get(1).map_or(0, span);
+    let spacing = big_span.saturating_sub(small_span) / small.max(1);
+    let starts: Vec<usize> = (0..workload.campaigns.len())
+        .map(|i| if i == 0 { 0 } else { (i - 1) * spacing })
+        .collect();
     let steps = workload
         .campaigns
         .iter()
-        .map(|c| c.messages.div_ceil(10) + 2)
+        .zip(&starts)
+        .map(|(c, start)| start + span(c))
         .max()
         .unwrap_or(0);
+    let mut folded_up_to = 0;
     for step in 0..steps {
         let mut registrations = Vec::new();
         let mut planned = Vec::new();
         for (ci, c) in workload.campaigns.iter().enumerate() {
+            let Some(step) = step.checked_sub(starts[ci]) else {
+                continue;
+            };
             let chunk = |k: usize| (k * 10)..((k * 10 + 10).min(c.messages));
             if step * 10 < c.messages {
                 for m in chunk(step) {
@@ -571,12 +601,30 @@ pub async fn run(
             );
         }
         if (step + 1) % workload.fold_every == 0 || step + 1 == steps {
-            fold(&counter, &mut out).await;
+            fold(&counter, &mut out, &clock, folded_up_to).await;
+            folded_up_to = out.statuses;
         }
         drain(&recorders, tally);
     }
-    fold(&counter, &mut out).await;
+    fold(&counter, &mut out, &clock, folded_up_to).await;
     drain(&recorders, tally);
+    // The webhook's duration as Lambda sees it, one invocation at a time (the run above had
+    // 16 in flight in one process, whose waits are not an invocation's): 200 bodies again,
+    // timed one by one; what they send is not counted, and their queue is emptied.
+    out.webhook_ms.clear();
+    let (tenant_plan, first) = (&workload.campaigns[0], 0);
+    for m in 0..200.min(tenant_plan.messages) {
+        let text = body(tenant_plan, &wamid(&run_id, first, m), "sent", 1_732_610_000);
+        let request = webhook_post(&post_template, &text);
+        let t = Instant::now();
+        let response = webhook::handle(&ingest, request).await;
+        out.webhook_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert!(response.is_ok_and(|r| r.status() == 200));
+    }
+    for r in recorders {
+        r.take();
+    }
+    queues.drain(&queues.queue_url).await;
     out.seconds = started.elapsed().as_secs_f64();
     out.log_bytes += LOG_BYTES.load(Ordering::Relaxed) - logged_before;
     // What the webhook printed (its EMF lines) went to this process's stdout: a file, when
@@ -616,8 +664,21 @@ fn drain(recorders: &[&Recorder], tally: &mut Tally<'_>) {
 }
 
 /// Folds what the stream holds, page by page, timing each page.
-async fn fold(counter: &crate::counting::StreamCounter, out: &mut Recording) {
-    for page in counter.read().await {
+async fn fold(
+    counter: &crate::counting::StreamCounter,
+    out: &mut Recording,
+    clock: &Clock,
+    from: u64,
+) {
+    // The stream mapping folds records as they come: the pages of this read are spread over
+    // the statuses they cover, not all at the position of the read.
+    let pages = counter.read().await;
+    let n = pages.len() as u64;
+    for (i, page) in pages.into_iter().enumerate() {
+        clock.store(
+            from + out.statuses.saturating_sub(from) * (i as u64 + 1) / n.max(1),
+            Ordering::SeqCst,
+        );
         let t = Instant::now();
         let outcome = loop {
             match counter.fold().apply(&page).await {
@@ -654,7 +715,7 @@ pub async fn listing_page(
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
     let recorder = Recorder::start(&endpoint, "api", Arc::default()).await;
     let store = Store::new(
-        aws_sdk_dynamodb::Client::new(&through(aws, &recorder)),
+        dynamodb_through(aws, &recorder),
         &recording.table,
     );
     let (tenant, campaign) = &recording.campaigns[0];

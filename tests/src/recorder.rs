@@ -38,6 +38,9 @@ struct Shared {
     function: String,
     clock: Clock,
     requests: Arc<Mutex<Vec<Request>>>,
+    /// Open connections to the upstream, reused: a connection per request would run the
+    /// emulator out of file descriptors under a long workload.
+    idle: Mutex<Vec<TcpStream>>,
 }
 
 /// One lock per item key, shared by every recorder of the process.
@@ -64,6 +67,7 @@ impl Recorder {
             function: function.to_owned(),
             clock,
             requests: requests.clone(),
+            idle: Mutex::new(Vec::new()),
         });
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
@@ -105,10 +109,42 @@ fn header<'h>(head: &'h str, name: &str) -> Option<&'h str> {
     })
 }
 
-async fn forward(upstream: &str, raw: &[u8]) -> std::io::Result<Option<(String, Vec<u8>)>> {
-    let mut up = TcpStream::connect(upstream).await?;
+/// Sends one request upstream on an idle connection (or a new one) and reads the answer. A
+/// reused connection the upstream has closed meanwhile is replaced and the request sent again:
+/// it never reached the upstream.
+async fn forward(shared: &Shared, raw: &[u8]) -> std::io::Result<Option<(String, Vec<u8>)>> {
+    let reused = shared
+        .idle
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .pop();
+    if let Some(mut up) = reused {
+        if up.write_all(raw).await.is_ok() {
+            if let Ok(Some(answer)) = read_message(&mut up).await {
+                keep(shared, up, &answer.0);
+                return Ok(Some(answer));
+            }
+        }
+    }
+    let mut up = TcpStream::connect(&shared.upstream).await?;
     up.write_all(raw).await?;
-    read_message(&mut up).await
+    let answer = read_message(&mut up).await?;
+    if let Some((head, _)) = &answer {
+        keep(shared, up, head);
+    }
+    Ok(answer)
+}
+
+/// Returns a connection to the idle ones, unless the upstream is closing it.
+fn keep(shared: &Shared, up: TcpStream, head: &str) {
+    let closing = header(head, "connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+    if !closing {
+        shared
+            .idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(up);
+    }
 }
 
 fn json_body(head: &str, raw: &[u8]) -> Value {
@@ -176,7 +212,8 @@ fn targets(operation: &str, body: &Value) -> Vec<Target> {
 }
 
 /// A consistent read of one item straight from the upstream (not recorded).
-async fn current(upstream: &str, head: &str, target: &Target) -> Option<Item> {
+async fn current(shared: &Shared, head: &str, target: &Target) -> Option<Item> {
+    let upstream = &shared.upstream;
     let body =
         serde_json::json!({"TableName": target.table, "Key": target.key, "ConsistentRead": true})
             .to_string();
@@ -185,7 +222,7 @@ async fn current(upstream: &str, head: &str, target: &Target) -> Option<Item> {
         "POST / HTTP/1.1\r\nhost: {upstream}\r\ncontent-type: application/x-amz-json-1.0\r\nx-amz-target: DynamoDB_20120810.GetItem\r\nauthorization: {authorization}\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     );
-    let (rhead, raw) = forward(upstream, request.as_bytes()).await.ok()??;
+    let (rhead, raw) = forward(shared, request.as_bytes()).await.ok()??;
     let answer = json_body(&rhead, &raw);
     answer.get("Item").map(object)
 }
@@ -286,7 +323,7 @@ async fn serve(mut client: TcpStream, shared: &Shared) -> std::io::Result<()> {
         };
         let position = shared.clock.load(Ordering::SeqCst);
         if service != "dynamodb" {
-            let Some((_, response)) = forward(&shared.upstream, &raw).await? else {
+            let Some((_, response)) = forward(shared, &raw).await? else {
                 return Ok(());
             };
             client.write_all(&response).await?;
@@ -310,9 +347,9 @@ async fn serve(mut client: TcpStream, shared: &Shared) -> std::io::Result<()> {
         }
         let mut before = Vec::with_capacity(written.len());
         for t in &written {
-            before.push(current(&shared.upstream, &head, t).await);
+            before.push(current(shared, &head, t).await);
         }
-        let Some((rhead, response)) = forward(&shared.upstream, &raw).await? else {
+        let Some((rhead, response)) = forward(shared, &raw).await? else {
             return Ok(());
         };
         let status_ok = rhead.starts_with("HTTP/1.1 200") || rhead.starts_with("HTTP/1.0 200");
@@ -324,7 +361,7 @@ async fn serve(mut client: TcpStream, shared: &Shared) -> std::io::Result<()> {
         if status_ok || condition_failed {
             for (t, before) in written.into_iter().zip(before) {
                 let after = if status_ok {
-                    current(&shared.upstream, &head, &t).await
+                    current(shared, &head, &t).await
                 } else {
                     before.clone()
                 };

@@ -81,7 +81,17 @@ async fn receive(ingest: &Ingest, request: &Request, request_id: &str) -> Respon
         .get(SIGNATURE_HEADER)
         .map(|value| value.as_bytes());
     let result = ingest.accept(signature, body, request_id).await;
-    metrics_of(&result).emit();
+    let metrics = metrics_of(&result);
+    match &result {
+        // A queued body's counts go out once per interval per container; anything an alarm
+        // watches (signature failures, parked, too large, queue failures) at once.
+        Ok(Accepted::Queued { .. } | Accepted::DashboardTest) => {
+            if let Some(line) = QUEUED_METRICS.add(&metrics, now_ms()) {
+                println!("{line}");
+            }
+        }
+        _ => metrics.emit(),
+    }
     match result {
         Ok(Accepted::Queued { .. } | Accepted::DashboardTest | Accepted::Parked { .. }) => {
             respond(StatusCode::OK, "EVENT_RECEIVED")
@@ -100,6 +110,16 @@ async fn receive(ingest: &Ingest, request: &Request, request_id: &str) -> Respon
             respond(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable")
         }
     }
+}
+
+/// The counts of queued bodies, written at most every 10 s per container.
+static QUEUED_METRICS: shared::metrics::Batched = shared::metrics::Batched::new(10_000);
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// A POST's metrics (EMF): signature failures (an alarm watches their spikes), parked bodies,

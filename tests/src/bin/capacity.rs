@@ -215,9 +215,10 @@ fn cost(template: &str, usage: &Usage, r: &Recording) -> String {
             per_million(invocations * price::LAMBDA_REQUEST),
         ),
         (
-            "Lambda duration (measured here, billed by the ms, arm64)",
+            "Lambda duration (measured here against the emulator, billed by the started ms, arm64)",
             per_million(
-                (gb_seconds(&r.webhook_ms, memory("WebhookFunction"))
+                (gb_seconds(&r.webhook_ms, memory("WebhookFunction")) * r.bodies as f64
+                    / r.webhook_ms.len().max(1) as f64
                     + gb_seconds(&r.processor_ms, memory("ProcessorFunction"))
                     + gb_seconds(&r.counters_ms, memory("CountersFunction")))
                     * price::LAMBDA_GB_SECOND_ARM,
