@@ -207,11 +207,15 @@ mod tests {
         let batched = Batched::new(10_000);
         let mut one = Metrics::new("webhook");
         one.count("BodiesQueued", 1).count("StatusesReceived", 2);
-        let first = batched.add(&one, 1_000).expect("the first invocation is written");
+        let first = batched
+            .add(&one, 1_000)
+            .expect("the first invocation is written");
         assert!(first.contains("\"BodiesQueued\":1"));
         assert_eq!(batched.add(&one, 2_000), None);
         assert_eq!(batched.add(&one, 10_999), None);
-        let due = batched.add(&one, 11_000).expect("written after the interval");
+        let due = batched
+            .add(&one, 11_000)
+            .expect("written after the interval");
         // The three invocations since the last line, summed.
         assert!(due.contains("\"BodiesQueued\":3"), "{due}");
         assert!(due.contains("\"StatusesReceived\":6"), "{due}");

@@ -362,10 +362,7 @@ pub async fn run(
             .expect("the POST event fixture");
     let mapping = sqs_through(aws, &mapping_rec);
     let processor = Processor::new(
-        Store::new(
-            dynamodb_through(aws, &processor_rec),
-            &table,
-        ),
+        Store::new(dynamodb_through(aws, &processor_rec), &table),
         shared::queue::Queue::new(
             aws_sdk_sqs::Client::new(aws),
             &queues.dead_letter_url,
@@ -373,17 +370,11 @@ pub async fn run(
         ),
         shared::process::DEFAULT_CONCURRENCY,
     );
-    let api = Store::new(
-        dynamodb_through(aws, &api_rec),
-        &table,
-    );
+    let api = Store::new(dynamodb_through(aws, &api_rec), &table);
     let counter = crate::counting::StreamCounter::new(
         aws,
         &table,
-        Store::new(
-            dynamodb_through(aws, &counters_rec),
-            &table,
-        ),
+        Store::new(dynamodb_through(aws, &counters_rec), &table),
     )
     .await
     .with_page(workload.run_records);
@@ -614,7 +605,12 @@ pub async fn run(
     out.webhook_ms.clear();
     let (tenant_plan, first) = (&workload.campaigns[0], 0);
     for m in 0..200.min(tenant_plan.messages) {
-        let text = body(tenant_plan, &wamid(&run_id, first, m), "sent", 1_732_610_000);
+        let text = body(
+            tenant_plan,
+            &wamid(&run_id, first, m),
+            "sent",
+            1_732_610_000,
+        );
         let request = webhook_post(&post_template, &text);
         let t = Instant::now();
         let response = webhook::handle(&ingest, request).await;
@@ -714,10 +710,7 @@ pub async fn listing_page(
 ) -> Vec<capacity::record::Request> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
     let recorder = Recorder::start(&endpoint, "api", Arc::default()).await;
-    let store = Store::new(
-        dynamodb_through(aws, &recorder),
-        &recording.table,
-    );
+    let store = Store::new(dynamodb_through(aws, &recorder), &recording.table);
     let (tenant, campaign) = &recording.campaigns[0];
     let (items, _) = store
         .campaign_messages(tenant, campaign, delivery, 50, Default::default())

@@ -113,11 +113,7 @@ fn header<'h>(head: &'h str, name: &str) -> Option<&'h str> {
 /// reused connection the upstream has closed meanwhile is replaced and the request sent again:
 /// it never reached the upstream.
 async fn forward(shared: &Shared, raw: &[u8]) -> std::io::Result<Option<(String, Vec<u8>)>> {
-    let reused = shared
-        .idle
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .pop();
+    let reused = shared.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
     if let Some(mut up) = reused {
         if up.write_all(raw).await.is_ok() {
             if let Ok(Some(answer)) = read_message(&mut up).await {
