@@ -11,8 +11,8 @@ use pipeline_tests::capacity_run::{run, Workload};
 
 /// Write units per status of status processing (webhook, processor, counters) at runs of about
 /// 100, by place; and per registered message.
-const PROCESSING: [(&str, f64); 3] = [("table", 1.15), ("gsi1", 0.0), ("gsi2", 0.0)];
-const REGISTRATION: [(&str, f64); 3] = [("table", 1.0), ("gsi1", 0.0), ("gsi2", 1.0)];
+const PROCESSING: [(&str, f64); 3] = [("gsi1", 0.0), ("gsi2", 0.0), ("table", 1.19)];
+const REGISTRATION: [(&str, f64); 3] = [("gsi1", 0.0), ("gsi2", 1.0), ("table", 1.0)];
 /// Rounding of item sizes and the make-up of stream runs move the figures a little.
 const TOLERANCE: f64 = 0.05;
 
@@ -28,8 +28,11 @@ async fn units_per_status_of_the_standard_workload_are_the_documented_ones() {
     let (usage, _) = tally.finish(recording.statuses);
 
     let check = |what: &str, per: u64, keep: &dyn Fn(&str) -> bool, expected: &[(&str, f64)]| {
-        let part = usage.by_function(keep);
+        let mut part = usage.by_function(keep);
+        part.statuses = per;
+        // Places in name order (the table is "table").
         let places: Vec<&str> = part.write_units.keys().map(String::as_str).collect();
+        eprintln!("{what}:\n{}", part.units_table());
         let named: Vec<&str> = expected.iter().map(|(p, _)| *p).collect();
         assert_eq!(
             places, named,
