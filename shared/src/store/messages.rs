@@ -140,7 +140,10 @@ pub enum RegistrationOutcome {
 }
 
 impl Store {
-    /// Reads the state of many messages (strongly consistent, 100 keys a request). Messages
+    /// Reads the state of many messages (eventually consistent, 100 keys a request: half the
+    /// read units of a strongly consistent read). A stale state is harmless: the write that
+    /// follows is conditional on the version read, fails, and the processor reads that message
+    /// again strongly consistent ([`Store::message_state`]) before deciding again. Messages
     /// without an item yet have the default state (version 0).
     pub async fn message_states(
         &self,
@@ -155,7 +158,7 @@ impl Store {
             .map(|k| (keys::message(&k.tenant_id, &k.wamid), k.clone()))
             .collect();
         let item_keys: Vec<Item> = message_keys.iter().map(MessageKey::item_key).collect();
-        for item in self.get_many(&item_keys, true).await? {
+        for item in self.get_many(&item_keys, false).await? {
             let pk = match item.get("pk") {
                 Some(AttributeValue::S(pk)) => pk.clone(),
                 _ => continue,

@@ -5,13 +5,15 @@
 //! POST) for registered messages of the seeded world's acme number: sent, delivered, then read.
 //!
 //! The DynamoDB calls of the processor and of the counters function (which folds the table's
-//! stream into the campaign counters) are routed through a counting proxy each (their
+//! stream into the campaign counters) are routed through a recording proxy each (their
 //! `AWS_ENDPOINT_URL_DYNAMODB`, set on the deployed functions by infra/local/function-env.py), so
-//! requests per status are each function's own, whatever the emulator's speed. Write units are
-//! derived from them in docs/cost.md.
+//! requests per status are each function's own, whatever the emulator's speed, and the capacity
+//! model (`tools/capacity`) prices them: write units per status by table and index.
 
+use capacity::report::Tally;
+use capacity::schema::TableSchema;
 use pipeline_tests::deployed::{campaign_with_messages, stack as env, status_body};
-use pipeline_tests::faults::{FaultProxy, ThrottleRule};
+use pipeline_tests::recorder::Recorder;
 use pipeline_tests::world::World;
 use shared::store::Store;
 use std::process::Command;
@@ -66,17 +68,14 @@ async fn main() {
     World::load().seed(&store, true).await;
 
     let endpoint = env("AWS_ENDPOINT_URL");
-    let counting = || {
-        FaultProxy::start(
-            &endpoint,
-            ThrottleRule {
-                operations: vec![],
-                marker: String::new(),
-            },
-        )
-    };
-    let proxy = counting().await;
-    let counters_proxy = counting().await;
+    let schema = TableSchema::from_template(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml").as_ref(),
+        "Table",
+    )
+    .expect("the table of infra/template.yaml");
+    let clock = std::sync::Arc::default();
+    let proxy = Recorder::start(&endpoint, "processor", std::sync::Arc::clone(&clock)).await;
+    let counters_proxy = Recorder::start(&endpoint, "counters", clock).await;
     set_function_env(
         "processor",
         &[("AWS_ENDPOINT_URL_DYNAMODB", &proxy.endpoint)],
@@ -88,9 +87,9 @@ async fn main() {
 
     println!("Deployed processor and counters functions (release), real SQS and stream mappings (the emulator caps an SQS batch at 10 records), {MESSAGES} messages x 3 statuses per row.\n");
     println!(
-        "| statuses per body | statuses | seconds (to counted) | statuses/s | processor: DynamoDB requests per status | counters: DynamoDB requests per status |"
+        "| statuses per body | statuses | seconds (to counted) | statuses/s | processor: DynamoDB requests per status | counters: DynamoDB requests per status | WRU per status (table + indexes) |"
     );
-    println!("|---:|---:|---:|---:|---|---|");
+    println!("|---:|---:|---:|---:|---|---|---:|");
     for per_body in [1usize, 10, 100] {
         let (campaign, wamids) =
             campaign_with_messages(&store, &format!("bench-{per_body}"), MESSAGES).await;
@@ -101,8 +100,8 @@ async fn main() {
         }
         let statuses = MESSAGES * 3;
 
-        proxy.requests.lock().unwrap().clear();
-        counters_proxy.requests.lock().unwrap().clear();
+        proxy.take();
+        counters_proxy.take();
         let started = Instant::now();
         enqueue(&sqs, &queue, &bodies).await;
         loop {
@@ -121,19 +120,30 @@ async fn main() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let seconds = started.elapsed().as_secs_f64();
-        let per_status = |proxy: &FaultProxy| {
-            let requests = proxy.requests.lock().unwrap().clone();
-            requests
-                .iter()
-                .map(|(op, count)| format!("{op} {:.3}", *count as f64 / statuses as f64))
-                .collect::<Vec<String>>()
-                .join(", ")
-        };
+        let mut tally = Tally::new(&schema, &[]);
+        let mut per_function = Vec::new();
+        for recorder in [&proxy, &counters_proxy] {
+            let requests = recorder.take();
+            let mut counts = std::collections::BTreeMap::<String, usize>::new();
+            for r in &requests {
+                *counts.entry(r.operation.clone()).or_default() += 1;
+                tally.add(r);
+            }
+            per_function.push(
+                counts
+                    .iter()
+                    .map(|(op, n)| format!("{op} {:.3}", *n as f64 / statuses as f64))
+                    .collect::<Vec<String>>()
+                    .join(", "),
+            );
+        }
+        let (usage, _) = tally.finish(statuses as u64);
         println!(
-            "| {per_body} | {statuses} | {seconds:.2} | {:.0} | {} | {} |",
+            "| {per_body} | {statuses} | {seconds:.2} | {:.0} | {} | {} | {:.3} |",
             statuses as f64 / seconds,
-            per_status(&proxy),
-            per_status(&counters_proxy)
+            per_function[0],
+            per_function[1],
+            usage.per_status(usage.total_write_units() as f64)
         );
     }
 
@@ -141,7 +151,7 @@ async fn main() {
     // sends it: signed, to the webhook's function URL, which splits it into queue messages.
     // Done when the processor's requests stop for a second.
     let big = pipeline_tests::fixture("meta/status_batch_1000.json");
-    proxy.requests.lock().unwrap().clear();
+    proxy.take();
     let started = Instant::now();
     let answer = reqwest::Client::new()
         .post(env("WEBHOOK_FUNCTION_URL"))
@@ -155,7 +165,7 @@ async fn main() {
         .await
         .expect("POST the webhook");
     assert_eq!(answer.status(), 200);
-    let total = || proxy.requests.lock().unwrap().values().sum::<usize>();
+    let total = || proxy.len();
     let (mut last, mut last_change) = (0, Instant::now());
     while last == 0 || last_change.elapsed() < Duration::from_secs(1) {
         assert!(started.elapsed() < Duration::from_secs(120), "no requests");
@@ -165,7 +175,10 @@ async fn main() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let requests = proxy.requests.lock().unwrap().clone();
+    let mut requests = std::collections::BTreeMap::<String, usize>::new();
+    for r in proxy.take() {
+        *requests.entry(r.operation).or_default() += 1;
+    }
     println!(
         "\nstatus_batch_1000.json through the webhook: {last} DynamoDB requests ({requests:?}), {:.0} ms from the POST to the last request",
         (last_change - started).as_secs_f64() * 1000.0
