@@ -9,13 +9,15 @@
 //! same record, finds its ledger entry, and skips what it covers. Feed items get ids derived
 //! from the run, so writing them again repeats nothing. Why this design: shared/docs/processing.md.
 
-use crate::domain::counters::{first_run, fold, sequence_key, Fold, MessageImage, StreamChange};
+use crate::domain::counters::{
+    first_run, fold, group_moves, sequence_key, Fold, MessageImage, StreamChange,
+};
 use crate::store::{stable_id, FeedEntry, RunApplied, Store, StoreError};
 use sha2::{Digest, Sha256};
 
 /// A transaction holds 100 items: the ledger entry and 99 campaigns.
 pub const MAX_CAMPAIGNS_PER_RUN: usize = 99;
-/// Message updates per feed item (about 90 bytes each: feed items stay near 18 KB).
+/// Message updates per feed item (a wamid each, about 60 bytes: feed items stay near 12 KB).
 pub const UPDATES_PER_FEED_ITEM: usize = 200;
 
 /// What folding a batch did.
@@ -97,20 +99,20 @@ impl CounterFold {
         let mut written = 0;
         for ((tenant_id, campaign_id), transitions) in &folded.transitions {
             for (chunk, updates) in transitions.chunks(UPDATES_PER_FEED_ITEM).enumerate() {
+                let moves: Vec<_> = group_moves(updates)
+                    .into_iter()
+                    .map(|m| {
+                        serde_json::json!({
+                            "from": m.from.as_str(),
+                            "to": m.to.as_str(),
+                            "wamids": m.wamids,
+                        })
+                    })
+                    .collect();
                 let entry = FeedEntry {
                     kind: "message_statuses",
-                    summary: serde_json::json!({
-                        "campaign_id": campaign_id,
-                        "updates": updates
-                            .iter()
-                            .map(|t| serde_json::json!({
-                                "wamid": t.wamid,
-                                "from": t.from.as_str(),
-                                "to": t.to.as_str(),
-                            }))
-                            .collect::<Vec<_>>(),
-                    })
-                    .to_string(),
+                    summary: serde_json::json!({ "campaign_id": campaign_id, "moves": moves })
+                        .to_string(),
                 };
                 let seed = stable_id(&[
                     run_id,

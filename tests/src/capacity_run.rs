@@ -10,7 +10,7 @@
 //! - `webhook`: each status arrives as Meta mostly sends it, one per signed body, verified and
 //!   queued by the webhook's `Ingest`;
 //! - `mapping`: the SQS event source mapping receives 10 bodies at a time and deletes them;
-//! - `processor`: the processor applies each batch of 10;
+//! - `processor`: the processor applies each batch the mapping gathers (up to 100);
 //! - `counters`: the counters fold reads the table's stream in pages of `run_records` records
 //!   (Lambda's batches; on AWS the one-second batching window makes runs of about 100 of a busy
 //!   campaign's changes, the emulator about 10) every `fold_every` steps.
@@ -40,6 +40,9 @@ use std::time::{Duration, Instant};
 const IN_FLIGHT: usize = 16;
 /// Processor invocations at once (Lambda runs a batch per invocation).
 const PROCESSOR_INVOCATIONS: usize = 4;
+/// Bodies per processor invocation: `BatchSize` of the processor's SQS event in
+/// infra/template.yaml. With its one-second window a busy queue fills each batch.
+const PROCESSOR_BATCH: usize = 100;
 
 /// A campaign stream of the workload: its tenant, number and size.
 #[derive(Debug, Clone)]
@@ -194,8 +197,13 @@ struct Planned {
     status: &'static str,
 }
 
+/// A wamid as long as Meta's (58 characters: `wamid.` and 52 of base64), since it is part of
+/// the message item's key and of each feed item, and so of their sizes.
 fn wamid(run: &str, campaign: usize, message: usize) -> String {
-    format!("wamid.cap{run}c{campaign}m{message}")
+    format!(
+        "wamid.HBgL{:A>48}",
+        format!("cap{run}c{campaign}m{message}")
+    )
 }
 
 fn body(c: &CampaignPlan, wamid: &str, status: &str, timestamp: u64) -> String {
@@ -524,7 +532,7 @@ pub async fn run(
         out.bodies += planned.len() as u64;
         out.statuses += planned.len() as u64;
         // The mapping receives batches of 10 until the queue is empty, the processor applies
-        // them (several at once, as concurrent invocations), the mapping deletes them.
+        // them (several invocations at once), the mapping deletes them, 10 a request.
         let mut batches = Vec::new();
         loop {
             let received = mapping
@@ -540,7 +548,12 @@ pub async fn run(
             }
             batches.push(messages);
         }
-        let processed = stream::iter(batches.iter().map(|messages| {
+        // The mapping gathers receives into invocations of up to the function's batch size.
+        let invocations: Vec<Vec<&aws_sdk_sqs::types::Message>> = batches
+            .chunks(PROCESSOR_BATCH / 10)
+            .map(|receives| receives.iter().flatten().collect())
+            .collect();
+        let processed = stream::iter(invocations.iter().map(|messages| {
             let records: Vec<QueuedRecord> = messages
                 .iter()
                 .map(|m| QueuedRecord {
@@ -592,12 +605,26 @@ pub async fn run(
             );
         }
         if (step + 1) % workload.fold_every == 0 || step + 1 == steps {
-            fold(&counter, &mut out, &clock, folded_up_to).await;
+            fold(
+                &counter,
+                workload.run_records,
+                &mut out,
+                &clock,
+                folded_up_to,
+            )
+            .await;
             folded_up_to = out.statuses;
         }
         drain(&recorders, tally);
     }
-    fold(&counter, &mut out, &clock, folded_up_to).await;
+    fold(
+        &counter,
+        workload.run_records,
+        &mut out,
+        &clock,
+        folded_up_to,
+    )
+    .await;
     drain(&recorders, tally);
     // The webhook's duration as Lambda sees it, one invocation at a time (the run above had
     // 16 in flight in one process, whose waits are not an invocation's): 200 bodies again,
@@ -662,13 +689,22 @@ fn drain(recorders: &[&Recorder], tally: &mut Tally<'_>) {
 /// Folds what the stream holds, page by page, timing each page.
 async fn fold(
     counter: &crate::counting::StreamCounter,
+    run_records: i32,
     out: &mut Recording,
     clock: &Clock,
     from: u64,
 ) {
+    // The deployed mapping filters before it batches (`FilterCriteria`: message items only),
+    // so a batch holds `run_records` message changes; the stream read here also carries the
+    // ledger, campaign and feed items, which the filter would have dropped. Re-cut into
+    // batches of message changes, in stream order.
+    let changes: Vec<_> = counter.read().await.into_iter().flatten().collect();
+    let pages: Vec<_> = changes
+        .chunks(run_records.max(1) as usize)
+        .map(<[_]>::to_vec)
+        .collect();
     // The stream mapping folds records as they come: the pages of this read are spread over
     // the statuses they cover, not all at the position of the read.
-    let pages = counter.read().await;
     let n = pages.len() as u64;
     for (i, page) in pages.into_iter().enumerate() {
         clock.store(

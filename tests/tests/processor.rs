@@ -1072,12 +1072,12 @@ async fn every_applied_change_lands_in_the_tenants_feed_in_order() {
     let (_, m1) = p.world.message("c-acme-1/m1");
     assert_eq!(updates[0]["campaign_id"], "c-acme-1");
     assert_eq!(
-        updates[0]["updates"],
-        serde_json::json!([{"wamid": m1, "from": "pending", "to": "sent"}])
+        updates[0]["moves"],
+        serde_json::json!([{"wamids": [m1], "from": "pending", "to": "sent"}])
     );
     assert_eq!(
-        updates[1]["updates"],
-        serde_json::json!([{"wamid": m1, "from": "sent", "to": "delivered"}])
+        updates[1]["moves"],
+        serde_json::json!([{"wamids": [m1], "from": "sent", "to": "delivered"}])
     );
     assert!(feed.iter().all(|f| n(f, "expires_at").is_some()));
     let ids: Vec<_> = feed.iter().filter_map(|f| st(f, "sk")).collect();

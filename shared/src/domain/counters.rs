@@ -138,6 +138,29 @@ pub struct Transition {
     pub to: Delivery,
 }
 
+/// Transitions of one kind (`from → to`), for a feed item: each wamid is written once, without
+/// the two states beside it, which keeps a run's feed item about a third smaller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moves<'a> {
+    pub from: Delivery,
+    pub to: Delivery,
+    pub wamids: Vec<&'a str>,
+}
+
+/// Groups transitions by kind, ordered by `to` (then `from`), each group in stream order. A
+/// message only moves up the ladder (`failed` last and terminal), so its moves within a run keep
+/// their order when the groups are read one after another.
+pub fn group_moves(transitions: &[Transition]) -> Vec<Moves<'_>> {
+    let mut groups: BTreeMap<(Delivery, Delivery), Vec<&str>> = BTreeMap::new();
+    for t in transitions {
+        groups.entry((t.to, t.from)).or_default().push(&t.wamid);
+    }
+    groups
+        .into_iter()
+        .map(|((to, from), wamids)| Moves { from, to, wamids })
+        .collect()
+}
+
 /// What a run of changes moves: counter deltas per campaign, and the deliveries that moved per
 /// `(tenant, campaign)` (campaign `None` for messages not registered yet), in stream order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -241,6 +264,42 @@ mod tests {
 
     fn campaign(c: &str) -> CampaignRef {
         ("acme".into(), c.into())
+    }
+
+    #[test]
+    fn grouped_moves_keep_each_message_in_order_and_every_wamid_once() {
+        let t = |wamid: &str, from, to| Transition {
+            wamid: wamid.into(),
+            from,
+            to,
+        };
+        use Delivery::*;
+        // Stream order: w9 is read before w1 is delivered, then w1 is read.
+        let run = [
+            t("w9", Delivered, Read),
+            t("w1", Sent, Delivered),
+            t("w2", Pending, Sent),
+            t("w1", Delivered, Read),
+            t("w3", Sent, Failed),
+            t("w4", Pending, Sent),
+        ];
+        let groups = group_moves(&run);
+        let flat: Vec<(&str, Delivery, Delivery)> = groups
+            .iter()
+            .flat_map(|g| g.wamids.iter().map(move |w| (*w, g.from, g.to)))
+            .collect();
+        assert_eq!(
+            flat,
+            [
+                ("w2", Pending, Sent),
+                ("w4", Pending, Sent),
+                ("w1", Sent, Delivered),
+                ("w9", Delivered, Read),
+                ("w1", Delivered, Read),
+                ("w3", Sent, Failed),
+            ]
+        );
+        assert_eq!(groups.len(), 4, "one group per kind of move");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod campaign;
 pub mod counters;
+pub mod errors;
 pub mod health;
 pub mod message;
 pub mod notify;

@@ -177,11 +177,7 @@ impl Message {
                 data,
             }];
         }
-        let updates = data
-            .get("updates")
-            .and_then(|u| u.as_array())
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let updates = updates_of(&data);
         let last = updates.len().saturating_sub(1);
         updates
             .iter()
@@ -228,6 +224,37 @@ impl Message {
             .ok()
             .filter(|f| f.len() <= MAX_MESSAGE_BYTES)
     }
+}
+
+/// The message updates of a `message_statuses` summary, each `{"wamid", "from", "to"}`, in the
+/// order clients hear them. Items are written with `moves` (grouped by kind); items written
+/// before that (24 h TTL) hold `updates`, one object each.
+fn updates_of(summary: &serde_json::Value) -> Vec<serde_json::Value> {
+    if let Some(updates) = summary.get("updates").and_then(|u| u.as_array()) {
+        return updates.clone();
+    }
+    let moves = summary
+        .get("moves")
+        .and_then(|m| m.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    moves
+        .iter()
+        .flat_map(|m| {
+            let wamids = m
+                .get("wamids")
+                .and_then(|w| w.as_array())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            wamids.iter().map(move |wamid| {
+                serde_json::json!({
+                    "wamid": wamid,
+                    "from": m.get("from").cloned().unwrap_or_default(),
+                    "to": m.get("to").cloned().unwrap_or_default(),
+                })
+            })
+        })
+        .collect()
 }
 
 /// A feed item as stored: the store reads it, the realtime paths send it.
@@ -358,6 +385,39 @@ mod tests {
             1001
         );
         assert!(acme.iter().all(|m| m.to_frame().is_some()));
+    }
+
+    #[test]
+    fn a_feed_item_of_grouped_moves_becomes_the_same_report_updates_in_order() {
+        let changes = vec![feed(
+            "0193",
+            "message_statuses",
+            serde_json::json!({"campaign_id": "c1", "moves": [
+                {"from": "pending", "to": "sent", "wamids": ["w1", "w2"]},
+                {"from": "sent", "to": "delivered", "wamids": ["w1"]},
+            ]}),
+        )];
+        let acme = &plan(&changes)["acme"];
+        let heard: Vec<_> = acme
+            .iter()
+            .map(|m| {
+                (
+                    m.data["wamid"].as_str().unwrap_or_default(),
+                    m.data["from"].as_str().unwrap_or_default(),
+                    m.data["to"].as_str().unwrap_or_default(),
+                    m.data["campaign_id"].as_str().unwrap_or_default(),
+                    m.id.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            heard,
+            [
+                ("w1", "pending", "sent", "c1", None),
+                ("w2", "pending", "sent", "c1", None),
+                ("w1", "sent", "delivered", "c1", Some("0193")),
+            ]
+        );
     }
 
     #[test]
