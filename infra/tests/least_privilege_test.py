@@ -40,8 +40,10 @@ CODE_CALLS = {
         "sqs:SendMessage",
     },
     # functions/counters -> shared::counters, shared::store::counters: the ledger entry (PutItem
-    # in a transaction, GetItem on a retry), campaign counters (UpdateItem), feed items (PutItem).
-    "counters": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+    # in a transaction, GetItem on a retry), campaign counters (UpdateItem), feed items (PutItem);
+    # shared::breaker: the failing campaign and settings (GetItem), a blocked number's campaigns
+    # (Query), holds, alerts and audit entries (UpdateItem, PutItem).
+    "counters": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
     # functions/websocket -> shared::store::connections: $connect (PutItem), subscribe
     # (UpdateItem) and its reply (ManageConnections), $disconnect (DeleteItem).
     "websocket": {

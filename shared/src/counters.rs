@@ -9,9 +9,11 @@
 //! same record, finds its ledger entry, and skips what it covers. Feed items get ids derived
 //! from the run, so writing them again repeats nothing. Why this design: shared/docs/processing.md.
 
+use crate::breaker::{BreakerOutcome, CircuitBreaker};
 use crate::domain::counters::{
     first_run, fold, group_moves, sequence_key, Fold, MessageImage, StreamChange,
 };
+use crate::domain::errors::explain;
 use crate::store::{stable_id, FeedEntry, RunApplied, Store, StoreError};
 use sha2::{Digest, Sha256};
 
@@ -31,6 +33,8 @@ pub struct FoldOutcome {
     /// Campaign counter updates written.
     pub campaign_updates: usize,
     pub feed_items: usize,
+    /// Campaigns the circuit breaker read (their failures moved) and held.
+    pub breaker: BreakerOutcome,
 }
 
 /// Folds stream batches into the table, with its store built once per container.
@@ -69,6 +73,7 @@ impl CounterFold {
                     outcome.runs_applied += 1;
                     outcome.campaign_updates += folded.deltas.len();
                     outcome.feed_items += self.feed(&first.event_id, at_ms, &folded).await?;
+                    self.check_breaker(&folded, at_ms, &mut outcome).await?;
                     run.len()
                 }
                 RunApplied::Earlier {
@@ -85,12 +90,30 @@ impl CounterFold {
                     outcome.runs_found_applied += 1;
                     let earlier = fold(&rest[..covered]);
                     outcome.feed_items += self.feed(&first.event_id, at_ms, &earlier).await?;
+                    // The attempt that applied it may have stopped before its check.
+                    self.check_breaker(&earlier, at_ms, &mut outcome).await?;
                     covered
                 }
             };
             rest = &rest[covered..];
         }
         Ok(outcome)
+    }
+
+    /// The circuit breaker over what a run moved (after its counters are written, so it reads
+    /// them).
+    async fn check_breaker(
+        &self,
+        folded: &Fold,
+        at_ms: u64,
+        outcome: &mut FoldOutcome,
+    ) -> Result<(), StoreError> {
+        let checked = CircuitBreaker::new(&self.store)
+            .check(&folded.deltas, at_ms / 1000)
+            .await?;
+        outcome.breaker.checked += checked.checked;
+        outcome.breaker.held += checked.held;
+        Ok(())
     }
 
     /// One feed item per tenant and campaign (and per 200 updates), with ids derived from the
@@ -102,11 +125,21 @@ impl CounterFold {
                 let moves: Vec<_> = group_moves(updates)
                     .into_iter()
                     .map(|m| {
-                        serde_json::json!({
+                        let mut group = serde_json::json!({
                             "from": m.from.as_str(),
                             "to": m.to.as_str(),
                             "wamids": m.wamids,
-                        })
+                        });
+                        // Failures carry the catalogue's words, not a bare number.
+                        if let Some(code) = m.error_code {
+                            let e = explain(code);
+                            group["error"] = serde_json::json!({
+                                "code": code,
+                                "title": e.title,
+                                "class": e.class.as_str(),
+                            });
+                        }
+                        group
                     })
                     .collect();
                 let entry = FeedEntry {

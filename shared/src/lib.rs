@@ -5,6 +5,9 @@
 //! - [`domain`]: status, counter and template rules (pure)
 //! - [`process`]: the processor feature: queued webhooks into table state
 //! - [`counters`]: the counters feature: the table's stream into campaign counters, exactly once
+//! - [`breaker`]: the circuit breaker: campaigns paused on failure spikes, blocked numbers and
+//!   refused templates, checked after each counted run
+//! - [`holds`]: automatic holds on campaigns, with their audit entry and realtime message
 //! - [`store`]: the DynamoDB adapter
 //! - [`queue`]: the SQS adapter
 //! - [`auth`]: JWT verification, roles, tenant scoping
@@ -12,11 +15,13 @@
 
 pub mod auth;
 pub mod aws;
+pub mod breaker;
 pub mod config;
 pub mod counters;
 pub mod cursor;
 pub mod domain;
 pub mod graph;
+pub mod holds;
 pub mod http;
 pub mod ingest;
 pub mod meta;

@@ -412,6 +412,13 @@ pub(crate) async fn resume(
             "the campaign is not paused, or an automatic hold remains (use force)".into(),
         ));
     }
+    // The circuit breaker counts from here: a resumed campaign is paused again only by new
+    // failures, not by those a person has just looked at.
+    if let Some(found) = api.store.campaign_failures(tenant, id).await? {
+        api.store
+            .set_breaker_baseline(tenant, id, &found.counts)
+            .await?;
+    }
     let action = if input.force {
         "campaign_resumed_forced"
     } else {

@@ -7,6 +7,7 @@
 mod admin;
 mod alerts;
 mod campaigns;
+mod failures;
 mod http;
 mod messages;
 pub mod openapi;

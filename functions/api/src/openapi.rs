@@ -4,7 +4,9 @@
 //! schemathesis (a test fails when the two differ; `cargo run -p api --example openapi` writes it).
 
 use crate::http::{self, Item};
-use crate::{admin, alerts, campaigns, messages, public, settings, templates, ApiError, Problem};
+use crate::{
+    admin, alerts, campaigns, failures, messages, public, settings, templates, ApiError, Problem,
+};
 use lambda_http::{Body, Response};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -39,6 +41,8 @@ use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
         campaigns::create,
         campaigns::get,
         messages::of_campaign,
+        failures::catalogue,
+        failures::of_campaign,
         campaigns::pause,
         campaigns::resume,
         campaigns::stats,

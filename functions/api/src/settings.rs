@@ -1,6 +1,6 @@
-//! Tenant settings: whether campaigns resume by themselves when their template recovers, and
-//! how alerts are notified (channels, minimum severity, quiet window, the Slack webhook URL,
-//! which is stored in Secrets Manager and never returned).
+//! Tenant settings: whether campaigns resume by themselves when their template recovers, how
+//! alerts are notified (channels, minimum severity, quiet window, the Slack webhook URL, which is
+//! stored in Secrets Manager and never returned), and the campaign circuit breaker.
 
 use crate::alerts::record_action;
 use crate::http::{self, TenantQuery};
@@ -10,6 +10,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Deserializer, Serialize};
 use shared::auth::{Caller, Role};
+use shared::domain::breaker::BreakerSettings;
 use shared::domain::notify::{Channel, NotificationSettings, MAX_QUIET_WINDOW_SECONDS};
 use shared::domain::template::Severity;
 use shared::secrets::TenantSecret;
@@ -98,11 +99,36 @@ impl From<&NotificationSettings> for Notifications {
     }
 }
 
+/// The campaign circuit breaker: a campaign whose failures in the classes rate_limit and
+/// engagement (and the extra codes) reach min_failures and failure_rate of its attempted
+/// messages is paused with the hold failure_spike
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CircuitBreaker {
+    enabled: bool,
+    #[schema(minimum = 1, maximum = 100000)]
+    min_failures: u64,
+    #[schema(minimum = 0, maximum = 1)]
+    failure_rate: f64,
+    extra_codes: Vec<i64>,
+}
+
+impl From<&BreakerSettings> for CircuitBreaker {
+    fn from(b: &BreakerSettings) -> Self {
+        Self {
+            enabled: b.enabled,
+            min_failures: b.min_failures,
+            failure_rate: b.failure_rate,
+            extra_codes: b.extra_codes.clone(),
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Settings {
     tenant_id: String,
     auto_resume: bool,
     notifications: Notifications,
+    circuit_breaker: CircuitBreaker,
 }
 
 /// A change to the settings: what is left out stays as it is.
@@ -112,6 +138,66 @@ pub(crate) struct SettingsChange {
     auto_resume: Option<bool>,
     #[serde(default, deserialize_with = "object")]
     notifications: Option<NotificationsChange>,
+    #[serde(default, deserialize_with = "object")]
+    circuit_breaker: Option<BreakerChange>,
+}
+
+/// A change to the circuit breaker: what is left out stays as it is. Values are checked here,
+/// so that a wrong one is refused with its field named.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BreakerChange {
+    #[schema(value_type = Option<bool>)]
+    enabled: Option<serde_json::Value>,
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 100000)]
+    min_failures: Option<serde_json::Value>,
+    #[schema(value_type = Option<f64>, minimum = 0, maximum = 1)]
+    failure_rate: Option<serde_json::Value>,
+    /// Error codes that count as breaker failures besides rate_limit and engagement
+    #[schema(value_type = Option<Vec<i64>>, max_items = 50)]
+    extra_codes: Option<serde_json::Value>,
+}
+
+impl BreakerChange {
+    /// The settings after this change, or 400 naming the field that is wrong.
+    fn applied_to(&self, mut settings: BreakerSettings) -> Result<BreakerSettings, ApiError> {
+        let invalid = |field: &str, why: &str| {
+            ApiError::bad(
+                "invalid_circuit_breaker",
+                format!("circuit_breaker.{field}: {why}"),
+            )
+        };
+        if let Some(v) = &self.enabled {
+            settings.enabled = v
+                .as_bool()
+                .ok_or_else(|| invalid("enabled", "true or false"))?;
+        }
+        if let Some(v) = &self.min_failures {
+            settings.min_failures = v
+                .as_u64()
+                .ok_or_else(|| invalid("min_failures", "an integer from 1 to 100000"))?;
+        }
+        if let Some(v) = &self.failure_rate {
+            settings.failure_rate = v
+                .as_f64()
+                .ok_or_else(|| invalid("failure_rate", "a number from 0 to 1"))?;
+        }
+        if let Some(v) = &self.extra_codes {
+            settings.extra_codes = v
+                .as_array()
+                .and_then(|codes| codes.iter().map(|c| c.as_i64()).collect::<Option<Vec<_>>>())
+                .ok_or_else(|| invalid("extra_codes", "a list of error codes"))?;
+            settings.extra_codes.sort_unstable();
+            settings.extra_codes.dedup();
+        }
+        settings.validate().map_err(|e| {
+            ApiError::bad(
+                "invalid_circuit_breaker",
+                format!("{}: {}", e.field, e.reason),
+            )
+        })?;
+        Ok(settings)
+    }
 }
 
 /// A change to the notification preferences: what is left out stays as it is.
@@ -162,6 +248,7 @@ pub(crate) async fn get(api: &Api, tenant: &str) -> Result<Response<Body>, ApiEr
         tenant_id: tenant.to_owned(),
         auto_resume: api.store.auto_resume(tenant).await?,
         notifications: (&api.store.notification_settings(tenant).await?).into(),
+        circuit_breaker: (&api.store.breaker_settings(tenant).await?).into(),
     })
 }
 
@@ -192,6 +279,11 @@ pub(crate) async fn put(
     }
     let input: SettingsChange = http::body(req)?;
     let mut audit: Vec<(&str, AttributeValue)> = Vec::new();
+    // Checked before anything is stored: a refused change stores nothing.
+    let mut breaker = api.store.breaker_settings(tenant).await?;
+    if let Some(change) = &input.circuit_breaker {
+        breaker = change.applied_to(breaker)?;
+    }
     let mut notifications = api.store.notification_settings(tenant).await?;
     if let Some(change) = &input.notifications {
         apply(api, tenant, &mut notifications, change, &mut audit).await?;
@@ -200,6 +292,25 @@ pub(crate) async fn put(
         api.store.set_auto_resume(tenant, on).await?;
         audit.push(("auto_resume", AttributeValue::Bool(on)));
     }
+    if input.circuit_breaker.is_some() {
+        api.store.put_breaker_settings(tenant, &breaker).await?;
+        audit.push((
+            "circuit_breaker_enabled",
+            AttributeValue::Bool(breaker.enabled),
+        ));
+        audit.push((
+            "circuit_breaker_min_failures",
+            shared::store::n(breaker.min_failures),
+        ));
+        audit.push((
+            "circuit_breaker_failure_rate",
+            shared::store::n(breaker.failure_rate),
+        ));
+        audit.push((
+            "circuit_breaker_extra_codes",
+            AttributeValue::L(breaker.extra_codes.iter().map(shared::store::n).collect()),
+        ));
+    }
     if !audit.is_empty() {
         record_action(api, tenant, caller, "settings_changed", &audit).await?;
     }
@@ -207,6 +318,7 @@ pub(crate) async fn put(
         tenant_id: tenant.to_owned(),
         auto_resume: api.store.auto_resume(tenant).await?,
         notifications: (&notifications).into(),
+        circuit_breaker: (&breaker).into(),
     })
 }
 

@@ -136,6 +136,8 @@ pub struct Transition {
     pub wamid: String,
     pub from: Delivery,
     pub to: Delivery,
+    /// Meta's error code, when it moved to `failed` with one.
+    pub error_code: Option<i64>,
 }
 
 /// Transitions of one kind (`from → to`), for a feed item: each wamid is written once, without
@@ -144,6 +146,8 @@ pub struct Transition {
 pub struct Moves<'a> {
     pub from: Delivery,
     pub to: Delivery,
+    /// The error code of failures (a group per code).
+    pub error_code: Option<i64>,
     pub wamids: Vec<&'a str>,
 }
 
@@ -151,13 +155,21 @@ pub struct Moves<'a> {
 /// message only moves up the ladder (`failed` last and terminal), so its moves within a run keep
 /// their order when the groups are read one after another.
 pub fn group_moves(transitions: &[Transition]) -> Vec<Moves<'_>> {
-    let mut groups: BTreeMap<(Delivery, Delivery), Vec<&str>> = BTreeMap::new();
+    let mut groups: BTreeMap<(Delivery, Delivery, Option<i64>), Vec<&str>> = BTreeMap::new();
     for t in transitions {
-        groups.entry((t.to, t.from)).or_default().push(&t.wamid);
+        groups
+            .entry((t.to, t.from, t.error_code))
+            .or_default()
+            .push(&t.wamid);
     }
     groups
         .into_iter()
-        .map(|((to, from), wamids)| Moves { from, to, wamids })
+        .map(|((to, from, error_code), wamids)| Moves {
+            from,
+            to,
+            error_code,
+            wamids,
+        })
         .collect()
 }
 
@@ -201,6 +213,7 @@ pub fn fold(changes: &[StreamChange]) -> Fold {
                         wamid: after.wamid.clone(),
                         from,
                         to,
+                        error_code: after.error_code.filter(|_| to == Delivery::Failed),
                     });
             }
         }
@@ -272,6 +285,7 @@ mod tests {
             wamid: wamid.into(),
             from,
             to,
+            error_code: None,
         };
         use Delivery::*;
         // Stream order: w9 is read before w1 is delivered, then w1 is read.
@@ -322,7 +336,8 @@ mod tests {
             vec![Transition {
                 wamid: "w1".into(),
                 from: Delivery::Delivered,
-                to: Delivery::Read
+                to: Delivery::Read,
+                error_code: None,
             }]
         );
     }

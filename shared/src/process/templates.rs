@@ -6,9 +6,7 @@ use crate::domain::template::{
     NOT_YET_KNOWN,
 };
 use crate::meta::{Event, EventKind};
-use crate::store::{
-    clip, now, s, stable_id, FeedEntry, HoldOutcome, ReleaseOutcome, Store, StoreError,
-};
+use crate::store::{clip, now, s, FeedEntry, Store, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use tracing::{info, warn};
 
@@ -433,42 +431,9 @@ impl<'s> Lifecycle<'s> {
         reason: &str,
         time: u64,
     ) -> Result<(), StoreError> {
-        if self
-            .store
-            .hold_campaign(tenant_id, campaign_id, hold, reason, time)
-            .await?
-            == HoldOutcome::Paused
-        {
-            let id = stable_id(&["pause", campaign_id, hold, &time.to_string()]);
-            self.store
-                .audit(
-                    tenant_id,
-                    &id,
-                    time,
-                    &[
-                        ("action", s("campaign_paused")),
-                        ("actor", s("system")),
-                        ("campaign_id", s(campaign_id)),
-                        ("cause", s(hold)),
-                        ("reason", s(reason)),
-                    ],
-                )
-                .await?;
-            let feed = FeedEntry {
-                kind: "campaign_paused",
-                summary:
-                    serde_json::json!({"campaign_id": campaign_id, "cause": hold, "reason": reason})
-                        .to_string(),
-            };
-            self.store.append_feed(tenant_id, &feed).await?;
-            info!(
-                tenant_id,
-                campaign_id,
-                cause = hold,
-                "campaign paused automatically"
-            );
-        }
-        Ok(())
+        crate::holds::place(self.store, tenant_id, campaign_id, hold, reason, time)
+            .await
+            .map(|_| ())
     }
 
     async fn release(
@@ -479,39 +444,7 @@ impl<'s> Lifecycle<'s> {
         resume: bool,
         time: u64,
     ) -> Result<(), StoreError> {
-        if self
-            .store
-            .release_campaign(tenant_id, campaign_id, hold, resume)
-            .await?
-            == ReleaseOutcome::Resumed
-        {
-            let id = stable_id(&["resume", campaign_id, hold, &time.to_string()]);
-            self.store
-                .audit(
-                    tenant_id,
-                    &id,
-                    time,
-                    &[
-                        ("action", s("campaign_resumed")),
-                        ("actor", s("system")),
-                        ("campaign_id", s(campaign_id)),
-                        ("cause", s(hold)),
-                    ],
-                )
-                .await?;
-            let feed = FeedEntry {
-                kind: "campaign_resumed",
-                summary: serde_json::json!({"campaign_id": campaign_id, "cause": hold}).to_string(),
-            };
-            self.store.append_feed(tenant_id, &feed).await?;
-            info!(
-                tenant_id,
-                campaign_id,
-                cause = hold,
-                "campaign resumed automatically"
-            );
-        }
-        Ok(())
+        crate::holds::release(self.store, tenant_id, campaign_id, hold, resume, time).await
     }
 }
 

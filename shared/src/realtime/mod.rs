@@ -247,11 +247,15 @@ fn updates_of(summary: &serde_json::Value) -> Vec<serde_json::Value> {
                 .map(Vec::as_slice)
                 .unwrap_or_default();
             wamids.iter().map(move |wamid| {
-                serde_json::json!({
+                let mut update = serde_json::json!({
                     "wamid": wamid,
                     "from": m.get("from").cloned().unwrap_or_default(),
                     "to": m.get("to").cloned().unwrap_or_default(),
-                })
+                });
+                if let Some(error) = m.get("error") {
+                    update["error"] = error.clone();
+                }
+                update
             })
         })
         .collect()

@@ -1,6 +1,7 @@
 //! DynamoDB adapter: the only module that speaks `aws_sdk_dynamodb`. One table, keys from
 //! [`keys`], conditional writes for every state change.
 
+mod breaker;
 mod campaigns;
 mod connections;
 mod counters;
@@ -14,6 +15,7 @@ mod records;
 mod routing;
 mod templates;
 
+pub use breaker::{error_counts, CampaignFailures};
 pub use campaigns::{CampaignRecord, HoldOutcome, NewCampaign, ReleaseOutcome, ACTIVE, PAUSED};
 pub use connections::{Connection, CONNECTION_TTL_SECONDS};
 pub use counters::{RunApplied, LEDGER_TTL_SECONDS};
