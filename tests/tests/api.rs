@@ -474,6 +474,7 @@ async fn another_tenants_token_reads_and_writes_nothing_of_acme() {
         ("POST", ack.as_str(), None),
         ("GET", "/campaigns/c-acme-1", None),
         ("GET", "/campaigns/c-acme-1/messages", None),
+        ("GET", "/campaigns/c-acme-1/failures", None),
         ("POST", "/campaigns/c-acme-2/pause", None),
         ("POST", "/campaigns/c-acme-1/resume?force=true", None),
         (
@@ -505,6 +506,7 @@ async fn another_tenants_token_reads_and_writes_nothing_of_acme() {
         "/audit?tenant=acme",
         "/alerts?tenant=acme",
         "/settings?tenant=acme",
+        "/errors?tenant=acme",
     ] {
         let (s, _) = get(&h, uri, &foreign).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{uri}");
@@ -756,6 +758,127 @@ async fn bad_input_is_400_problem_json_with_a_stable_code() {
 }
 
 // ----------------------------------------------------------------- delivery health
+
+#[tokio::test]
+async fn failures_are_explained_by_the_catalogue_and_unknown_codes_are_kept() {
+    let h = harness().await;
+    let viewer = token("acme", "viewer");
+    let (s, b) = get(&h, "/errors", &viewer).await;
+    assert_eq!(s, StatusCode::OK);
+    let items = b["items"].as_array().unwrap();
+    let entry = |code: i64| items.iter().find(|e| e["code"] == code).cloned();
+    for code in [130429, 131049, 131050, 132015, 368] {
+        let e = entry(code).unwrap_or_else(|| panic!("{code} in the catalogue"));
+        assert!(!e["title"].as_str().unwrap().is_empty());
+        assert!(!e["action"].as_str().unwrap().is_empty());
+    }
+    assert_eq!(entry(131049).unwrap()["class"], "engagement");
+    assert_eq!(entry(131031).unwrap()["class"], "account");
+
+    campaign_with_counters(
+        &h,
+        "acme",
+        "c-fail",
+        SPRING_SALE.parse().unwrap(),
+        "ACTIVE",
+        (90, 80, 10),
+    )
+    .await;
+    use shared::store::n;
+    h.ddb
+        .update_item()
+        .table_name(&h.table)
+        .key("pk", shared::store::s(shared::store::keys::tenant("acme")))
+        .key(
+            "sk",
+            shared::store::s(shared::store::keys::campaign("c-fail")),
+        )
+        .update_expression("SET error_131049 = :a, error_131026 = :b, error_999001 = :c")
+        .expression_attribute_values(":a", n(6))
+        .expression_attribute_values(":b", n(3))
+        .expression_attribute_values(":c", n(1))
+        .send()
+        .await
+        .unwrap();
+    let (s, b) = get(&h, "/campaigns/c-fail/failures", &viewer).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["total_failed"], 10);
+    let items = b["items"].as_array().unwrap();
+    let codes: Vec<i64> = items.iter().map(|i| i["code"].as_i64().unwrap()).collect();
+    assert_eq!(codes, [131049, 131026, 999001], "by count, descending");
+    assert_eq!(items[0]["count"], 6);
+    assert_eq!(items[0]["share"], 0.6);
+    assert_eq!(items[0]["class"], "engagement");
+    assert!(items[0]["title"]
+        .as_str()
+        .unwrap()
+        .contains("healthy ecosystem engagement"));
+    assert_eq!(
+        items[2]["class"], "unknown",
+        "an unknown code is listed, not dropped"
+    );
+    assert!(items[2]["title"].as_str().unwrap().contains("999001"));
+    let (s, _) = get(&h, "/campaigns/c-missing/failures", &viewer).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn circuit_breaker_settings_are_validated_with_the_field_named_and_audited() {
+    let h = harness().await;
+    let admin = token("acme", "org_admin");
+    let (s, b) = get(&h, "/settings", &admin).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        b["circuit_breaker"],
+        json!({"enabled": true, "min_failures": 20, "failure_rate": 0.1, "extra_codes": []})
+    );
+    let put = |body: Value| request("PUT", "/settings", Some(&admin), Some(body));
+    for (change, field) in [
+        (json!({"min_failures": 0}), "circuit_breaker.min_failures"),
+        (
+            json!({"min_failures": 100001}),
+            "circuit_breaker.min_failures",
+        ),
+        (
+            json!({"min_failures": "many"}),
+            "circuit_breaker.min_failures",
+        ),
+        (json!({"failure_rate": 1.2}), "circuit_breaker.failure_rate"),
+        (
+            json!({"failure_rate": -0.1}),
+            "circuit_breaker.failure_rate",
+        ),
+        (json!({"enabled": "yes"}), "circuit_breaker.enabled"),
+        (
+            json!({"extra_codes": [131026, "x"]}),
+            "circuit_breaker.extra_codes",
+        ),
+    ] {
+        let (s, b, _) = call(&h, put(json!({ "circuit_breaker": change }))).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{change}");
+        assert!(b.to_string().contains(field), "{change}: {b}");
+    }
+    let change = json!({"circuit_breaker": {"min_failures": 50, "failure_rate": 0.25, "extra_codes": [131026, 131026]}});
+    let (s, b, _) = call(&h, put(change)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        b["circuit_breaker"],
+        json!({"enabled": true, "min_failures": 50, "failure_rate": 0.25, "extra_codes": [131026]})
+    );
+    let stored = h.store.breaker_settings("acme").await.unwrap();
+    assert_eq!(
+        (stored.min_failures, stored.extra_codes),
+        (50, vec![131026])
+    );
+    let (_, audit) = get(&h, "/audit", &admin).await;
+    assert!(audit.to_string().contains("circuit_breaker_min_failures"));
+    // A viewer cannot change it.
+    let viewer = token("acme", "viewer");
+    let off = json!({"circuit_breaker": {"enabled": false}});
+    let (s, _, _) = call(&h, request("PUT", "/settings", Some(&viewer), Some(off))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(h.store.breaker_settings("acme").await.unwrap().enabled);
+}
 
 /// A campaign with exactly these counters.
 async fn campaign_with_counters(

@@ -210,7 +210,7 @@ async fn a_failure_spike_pauses_its_campaign_once_in_any_order_and_redelivery() 
     assert_eq!(alerts[0].severity, "critical");
     assert_eq!(alerts[0].subject, "campaign:c-spike");
     assert!(
-        alerts[0].title.contains("131048") && alerts[0].title.contains("spam rate limit"),
+        alerts[0].title.contains("131048") && alerts[0].title.contains("Spam rate limit hit"),
         "the alert names the top code and its meaning: {}",
         alerts[0].title
     );
