@@ -285,9 +285,13 @@ async fn monitoring_endpoints_answer_from_processed_data() {
     assert_eq!(b["status"], "PAUSED");
     assert_eq!(
         b["reached"],
-        json!({"sent": 2, "delivered": 2, "read": 1, "failed": 1})
+        json!({"sent": 2, "delivered": 2, "read": 1, "failed": 1, "replied": 0})
     );
     assert_eq!(b["rates"]["failure"], 0.3333);
+    assert_eq!(
+        (b["rates"]["reply"].clone(), b["opted_out"].clone()),
+        (json!(0.0), json!(0))
+    );
     assert!(b["pause"]["reason"].as_str().unwrap().contains("PAUSED"));
 
     let (s, b) = get(&h, "/campaigns?status=PAUSED", &viewer).await;
@@ -1238,4 +1242,111 @@ async fn notification_settings_store_the_slack_url_as_a_secret_and_refuse_bad_in
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn replies_opt_outs_and_windows_are_served_to_their_tenant_only() {
+    use shared::store::{n, OptOut};
+    let h = harness().await;
+    let viewer = token("acme", "viewer");
+    campaign_with_counters(
+        &h,
+        "acme",
+        "c-reply",
+        1407680283588702,
+        "ACTIVE",
+        (10, 8, 0),
+    )
+    .await;
+    h.ddb
+        .update_item()
+        .table_name(&h.table)
+        .key("pk", shared::store::s(shared::store::keys::tenant("acme")))
+        .key(
+            "sk",
+            shared::store::s(shared::store::keys::campaign("c-reply")),
+        )
+        .update_expression(
+            "SET replied = :r, reply_kind_button = :b, reply_kind_text = :t, #yes = :y, #stop = :s",
+        )
+        .expression_attribute_names("#yes", "button_YES")
+        .expression_attribute_names("#stop", "button_Stop promotions")
+        .expression_attribute_values(":r", n(4))
+        .expression_attribute_values(":b", n(3))
+        .expression_attribute_values(":t", n(1))
+        .expression_attribute_values(":y", n(2))
+        .expression_attribute_values(":s", n(1))
+        .send()
+        .await
+        .unwrap();
+    let (s, b) = get(&h, "/campaigns/c-reply/replies", &viewer).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        b,
+        json!({"replied": 4, "by_kind": {"button": 3, "text": 1},
+               "buttons": [{"payload": "YES", "count": 2}, {"payload": "Stop promotions", "count": 1}]})
+    );
+    let (_, c) = get(&h, "/campaigns/c-reply", &viewer).await;
+    assert_eq!(c["reached"]["replied"], 4);
+    assert_eq!(c["rates"]["reply"], 0.5);
+
+    let phone = "106540352242922";
+    h.store
+        .record_opt_out(
+            "acme",
+            phone,
+            &OptOut {
+                contact: "15551230004".into(),
+                at: 1_732_610_700,
+                source: "failure_131050".into(),
+                campaign_id: Some("c-reply".into()),
+            },
+        )
+        .await
+        .unwrap();
+    let (s, b) = get(&h, &format!("/numbers/{phone}/opt-outs"), &viewer).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["items"][0]["contact"], "15551230004");
+    assert_eq!(b["items"][0]["source"], "failure_131050");
+
+    let now = shared::store::now();
+    h.store
+        .extend_window("acme", phone, "15551230001", now - 3600)
+        .await
+        .unwrap();
+    let window = format!("/numbers/{phone}/contacts/15551230001/window");
+    let (s, b) = get(&h, &window, &viewer).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        b,
+        json!({"open": true, "last_inbound_at": now - 3600, "closes_at": now - 3600 + 86400})
+    );
+    // An unknown contact: the same shape, closed, nothing revealed.
+    let (s, b) = get(
+        &h,
+        &format!("/numbers/{phone}/contacts/15559999999/window"),
+        &viewer,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        b,
+        json!({"open": false, "last_inbound_at": null, "closes_at": null})
+    );
+    let (s, _) = get(
+        &h,
+        &format!("/numbers/{phone}/contacts/bad%20id/window"),
+        &viewer,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // Another tenant: nothing of acme's.
+    let foreign = token("globex", "org_admin");
+    let (s, _) = get(&h, "/campaigns/c-reply/replies", &foreign).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, b) = get(&h, &format!("/numbers/{phone}/opt-outs"), &foreign).await;
+    assert_eq!(b["items"], json!([]));
+    let (_, b) = get(&h, &window, &foreign).await;
+    assert_eq!(b["open"], false);
 }

@@ -1399,3 +1399,164 @@ async fn an_onboarded_templates_unknown_category_is_filled_by_an_older_status_ev
         (Some("MARKETING"), Some("APPROVED"))
     );
 }
+
+// ----------------------------------------------------------------- replies, opt-outs, windows
+
+const ACME_STORE_PHONE: &str = "106540352242922";
+
+fn replies_feed(items: &[Item]) -> Vec<serde_json::Value> {
+    items
+        .iter()
+        .filter(|f| st(f, "kind").as_deref() == Some("reply"))
+        .map(|f| serde_json::from_str(&st(f, "summary").unwrap()).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_reply_marks_its_campaign_message_once_counts_it_and_opens_the_window() {
+    let p = pipeline().await;
+    p.each(&["status_delivered.json"]).await;
+    // Redelivered: the first reply is counted once.
+    p.each(&["inbound_text_message.json", "inbound_text_message.json"])
+        .await;
+    let c = p.campaign("c-acme-1").await;
+    assert_eq!(c.replied, 1);
+    assert_eq!(
+        p.reached("c-acme-1").await,
+        (1, 1, 0, 0),
+        "a reply is not a status"
+    );
+    let m1 = p.message("c-acme-1/m1").await.unwrap();
+    assert_eq!(st(&m1, "reply_kind").as_deref(), Some("text"));
+    assert_eq!(n(&m1, "replied_at"), Some(1_732_610_400));
+    assert!(
+        !m1.values()
+            .any(|v| v.as_s().is_ok_and(|s| s.contains("Stop promotions please"))),
+        "no message text is stored"
+    );
+    let window = p
+        .store
+        .window("acme", ACME_STORE_PHONE, "15551230001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (window.last_inbound_at, window.closes_at),
+        (1_732_610_400, 1_732_610_400 + 86_400)
+    );
+    let replies = replies_feed(&p.items(keys::feed("acme")).await);
+    assert_eq!(replies.len(), 1, "one realtime reply");
+    assert_eq!(replies[0]["campaign_id"], "c-acme-1");
+    assert_eq!(replies[0]["kind"], "text");
+    // The other tenant sees none of it.
+    assert!(p
+        .store
+        .window("globex", ACME_STORE_PHONE, "15551230001")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn button_replies_are_counted_per_campaign_and_an_opt_out_button_records_the_opt_out() {
+    let p = pipeline().await;
+    p.each(&[
+        "inbound_button_reply.json",
+        "inbound_interactive_reply.json",
+    ])
+    .await;
+    let c1 = p.campaign("c-acme-1").await;
+    assert_eq!((c1.replied, c1.opted_out), (1, 1));
+    let r1 = p
+        .store
+        .campaign_replies("acme", "c-acme-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r1.buttons, vec![("Stop promotions".to_owned(), 1)]);
+    assert_eq!(r1.by_kind.get("button"), Some(&1));
+    let r3 = p
+        .store
+        .campaign_replies("acme", "c-acme-3")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r3.buttons, vec![("YES_INTERESTED".to_owned(), 1)]);
+    assert_eq!(p.campaign("c-acme-3").await.opted_out, 0);
+    let (opt_outs, _) = p
+        .store
+        .opt_outs("acme", ACME_STORE_PHONE, 50, None)
+        .await
+        .unwrap();
+    assert_eq!(opt_outs.len(), 1);
+    assert_eq!(opt_outs[0].contact, "15551230003");
+    assert_eq!(opt_outs[0].source, "reply");
+    assert_eq!(opt_outs[0].campaign_id.as_deref(), Some("c-acme-1"));
+}
+
+#[tokio::test]
+async fn a_reply_to_an_unregistered_message_changes_no_campaign_but_opens_the_window() {
+    let p = pipeline_with(false, None).await;
+    p.each(&["inbound_text_message.json"]).await;
+    p.counter.catch_up().await;
+    let c = p.store.campaign("acme", "c-acme-1").await.unwrap().unwrap();
+    assert_eq!(c.replied, 0);
+    assert!(replies_feed(&p.items(keys::feed("acme")).await).is_empty());
+    assert!(p
+        .store
+        .window("acme", ACME_STORE_PHONE, "15551230001")
+        .await
+        .unwrap()
+        .is_some());
+}
+
+#[tokio::test]
+async fn a_131050_failure_records_the_opt_out_and_counts_it_on_the_campaign() {
+    let p = pipeline().await;
+    p.each(&[
+        "status_failed_opted_out.json",
+        "status_failed_opted_out.json",
+    ])
+    .await;
+    let c = p.campaign("c-acme-1").await;
+    assert_eq!((c.reached_failed, c.opted_out), (1, 1));
+    let (opt_outs, _) = p
+        .store
+        .opt_outs("acme", ACME_STORE_PHONE, 50, None)
+        .await
+        .unwrap();
+    assert_eq!(opt_outs.len(), 1);
+    assert_eq!(
+        (opt_outs[0].contact.as_str(), opt_outs[0].source.as_str()),
+        ("15551230004", "failure_131050")
+    );
+    // 131050 is not a breaker class: the campaign keeps sending.
+    assert_eq!(c.status, "ACTIVE");
+}
+
+#[tokio::test]
+async fn an_account_locked_failure_holds_every_active_campaign_of_that_number() {
+    let p = pipeline().await;
+    p.each(&["status_failed_account_locked.json"]).await;
+    let hold = format!("blocked:{ACME_STORE_PHONE}");
+    for id in ["c-acme-1", "c-acme-3"] {
+        let c = p.campaign(id).await;
+        assert_eq!(c.status, "PAUSED", "{id}");
+        assert_eq!(c.holds.unwrap_or_default(), vec![hold.clone()], "{id}");
+    }
+    assert_eq!(p.campaign("c-acme-0").await.status, "COMPLETED");
+    assert_eq!(
+        p.campaign("c-acme-2").await.status,
+        "ACTIVE",
+        "another number"
+    );
+    assert_eq!(p.campaign("c-globex-1").await.status, "ACTIVE");
+    let alerts = p.store.open_alerts("acme").await.unwrap();
+    assert_eq!(
+        alerts
+            .iter()
+            .filter(|a| a.kind == "account_blocked")
+            .count(),
+        1
+    );
+}

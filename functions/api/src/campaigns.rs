@@ -45,6 +45,8 @@ pub(crate) struct Campaign {
     rates: Rates,
     #[schema(inline)]
     pause: Pause,
+    /// Recipients who opted out (a 131050 failure or an opt-out button)
+    opted_out: i64,
 }
 
 /// How many messages ever reached each state.
@@ -54,6 +56,8 @@ pub(crate) struct Reached {
     delivered: i64,
     read: i64,
     failed: i64,
+    /// Messages with a reply (the first reply of each)
+    replied: i64,
 }
 
 /// How many messages are in each state now.
@@ -66,7 +70,7 @@ pub(crate) struct Current {
     failed: i64,
 }
 
-/// delivery = delivered / (sent + failed); read = read / delivered; failure = failed / (sent + failed)
+/// delivery = delivered / (sent + failed); read = read / delivered; failure = failed / (sent + failed); reply = replied / delivered
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Rates {
     #[schema(minimum = 0, maximum = 1)]
@@ -75,6 +79,8 @@ pub(crate) struct Rates {
     read: f64,
     #[schema(minimum = 0, maximum = 1)]
     failure: f64,
+    #[schema(minimum = 0, maximum = 1)]
+    reply: f64,
 }
 
 /// Why and since when the campaign is paused, and what holds it.
@@ -106,12 +112,14 @@ impl From<CampaignRecord> for Campaign {
                 delivery: ratio(c.reached_delivered, attempted),
                 read: ratio(c.reached_read, c.reached_delivered),
                 failure: ratio(c.reached_failed, attempted),
+                reply: ratio(c.replied, c.reached_delivered.max(c.replied)),
             },
             reached: Reached {
                 sent: c.reached_sent,
                 delivered: c.reached_delivered,
                 read: c.reached_read,
                 failed: c.reached_failed,
+                replied: c.replied,
             },
             current: Current {
                 sent: c.current_sent,
@@ -127,6 +135,7 @@ impl From<CampaignRecord> for Campaign {
                 paused_by_user: c.paused_by_user.unwrap_or(false),
                 holds: c.holds.unwrap_or_default(),
             },
+            opted_out: c.opted_out,
         }
     }
 }

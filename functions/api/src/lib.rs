@@ -7,6 +7,7 @@
 mod admin;
 mod alerts;
 mod campaigns;
+mod engagement;
 mod failures;
 mod http;
 mod messages;

@@ -5,7 +5,8 @@
 
 use crate::http::{self, Item};
 use crate::{
-    admin, alerts, campaigns, failures, messages, public, settings, templates, ApiError, Problem,
+    admin, alerts, campaigns, engagement, failures, messages, public, settings, templates,
+    ApiError, Problem,
 };
 use lambda_http::{Body, Response};
 use std::collections::BTreeMap;
@@ -43,6 +44,9 @@ use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
         messages::of_campaign,
         failures::catalogue,
         failures::of_campaign,
+        engagement::replies,
+        engagement::opt_outs,
+        engagement::window,
         campaigns::pause,
         campaigns::resume,
         campaigns::stats,

@@ -4,6 +4,7 @@
 
 use crate::admin::WabaPath;
 use crate::campaigns::CampaignPath;
+use crate::engagement::{self, ContactPath};
 use crate::http::{self, PhonePath, TemplatePath, TenantQuery};
 use crate::{admin, alerts, campaigns, failures, messages, openapi, public, settings, templates};
 use crate::{Api, ApiError};
@@ -12,13 +13,20 @@ use lambda_http::{Body, Request, Response};
 
 /// A stable route name for logs (ids replaced).
 pub(crate) fn route_name(path: &str) -> String {
+    let mut previous = "";
     path.split('/')
         .map(|seg| {
-            if seg.chars().any(|c| c.is_ascii_digit()) || seg.starts_with("c-") {
+            // A contact id is personal data, whatever it looks like.
+            let masked = if previous == "contacts"
+                || seg.chars().any(|c| c.is_ascii_digit())
+                || seg.starts_with("c-")
+            {
                 "{id}"
             } else {
                 seg
-            }
+            };
+            previous = seg;
+            masked
         })
         .collect::<Vec<_>>()
         .join("/")
@@ -76,6 +84,16 @@ pub(crate) async fn route(api: &Api, req: &Request) -> Result<Response<Body>, Ap
         (Method::GET, ["campaigns", campaign_id, "failures"]) => {
             failures::of_campaign(api, t, CampaignPath { campaign_id }).await
         }
+        (Method::GET, ["campaigns", campaign_id, "replies"]) => {
+            engagement::replies(api, t, CampaignPath { campaign_id }).await
+        }
+        (Method::GET, ["numbers", phone_number_id, "opt-outs"]) => {
+            engagement::opt_outs(api, req, t, PhonePath { phone_number_id }).await
+        }
+        (Method::GET, ["numbers", phone_number_id, "contacts", contact, "window"]) => {
+            let (phone, contact) = (PhonePath { phone_number_id }, ContactPath { contact });
+            engagement::window(api, t, phone, contact).await
+        }
         (Method::GET, ["campaigns", campaign_id, "messages"]) => {
             messages::of_campaign(api, req, t, CampaignPath { campaign_id }).await
         }
@@ -116,7 +134,8 @@ fn allowed_methods(path: &[&str]) -> Option<&'static str> {
         ["numbers", _, "templates", _, "status-history"] => "GET",
         ["numbers", _, "templates", _, "acknowledge-alert"] => "POST",
         ["campaigns"] => "GET, POST",
-        ["campaigns", _] | ["campaigns", _, "messages" | "failures"] => "GET",
+        ["campaigns", _] | ["campaigns", _, "messages" | "failures" | "replies"] => "GET",
+        ["numbers", _, "opt-outs"] | ["numbers", _, "contacts", _, "window"] => "GET",
         ["campaigns", _, "pause" | "resume"] | ["messages"] => "POST",
         ["settings"] => "GET, PUT",
         ["admin", "routes", "phone-numbers" | "wabas", _] => "PUT",
@@ -149,7 +168,7 @@ mod tests {
                 );
             }
         }
-        // The arms of `route`: 4 public, 24 behind a token.
-        assert_eq!(documented, 28, "a route is not documented");
+        // The arms of `route`: 4 public, 27 behind a token.
+        assert_eq!(documented, 31, "a route is not documented");
     }
 }

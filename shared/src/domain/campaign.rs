@@ -40,6 +40,11 @@ pub struct CampaignRecord {
     pub current_played: i64,
     #[serde(default)]
     pub current_failed: i64,
+    /// Messages replied to, and recipients who opted out (folded from the stream).
+    #[serde(default)]
+    pub replied: i64,
+    #[serde(default)]
+    pub opted_out: i64,
     #[serde(default)]
     pub holds: Option<Vec<String>>,
     #[serde(default)]

@@ -26,6 +26,15 @@ pub struct MessageImage {
     pub delivery: Option<String>,
     #[serde(default)]
     pub error_code: Option<i64>,
+    /// The kind of the first reply (`text`, `button`, `interactive`, ...), once replied.
+    #[serde(default)]
+    pub reply_kind: Option<String>,
+    /// The first reply's quick-reply payload or interactive reply id, if it had one.
+    #[serde(default)]
+    pub reply_button: Option<String>,
+    /// The recipient opted out with its reply.
+    #[serde(default)]
+    pub opted_out: Option<bool>,
 }
 
 impl MessageImage {
@@ -44,7 +53,21 @@ pub struct Tally {
     pub counters: Counters,
     /// Failed messages by error code (`error_<code>` on the campaign item).
     pub errors: BTreeMap<i64, i64>,
+    /// Messages replied to (`replied`), by the first reply's kind (`reply_kind_<kind>`) and
+    /// button (`button_<payload>`).
+    pub replied: i64,
+    pub reply_kinds: BTreeMap<String, i64>,
+    pub buttons: BTreeMap<String, i64>,
+    /// Recipients who opted out (a 131050 failure, or an opt-out button): `opted_out`.
+    pub opted_out: i64,
 }
+
+/// Campaign attributes of replies by kind and by button.
+pub const REPLY_KIND_PREFIX: &str = "reply_kind_";
+pub const BUTTON_PREFIX: &str = "button_";
+
+/// Meta's error code for a recipient who stopped marketing messages from the business.
+pub const OPTED_OUT_CODE: i64 = 131050;
 
 impl Tally {
     /// One registered message in state `delivery`, failed with `error_code` when it failed.
@@ -57,7 +80,27 @@ impl Tally {
             registered: 1,
             counters: Counters::of(delivery),
             errors,
+            ..Self::default()
         }
+    }
+
+    /// What one registered message in this image adds.
+    pub fn of_image(image: &MessageImage) -> Self {
+        let delivery = image.delivery();
+        let mut tally = Self::of(delivery, image.error_code);
+        if let Some(kind) = &image.reply_kind {
+            tally.replied = 1;
+            tally.reply_kinds.insert(kind.clone(), 1);
+            if let Some(button) = &image.reply_button {
+                tally.buttons.insert(button.clone(), 1);
+            }
+        }
+        let failed_opted_out =
+            delivery == Delivery::Failed && image.error_code == Some(OPTED_OUT_CODE);
+        if failed_opted_out || image.opted_out == Some(true) {
+            tally.opted_out = 1;
+        }
+        tally
     }
 
     /// Adds `other` times `sign` (1 or −1).
@@ -72,6 +115,16 @@ impl Tally {
             *self.errors.entry(*code).or_default() += sign * count;
         }
         self.errors.retain(|_, c| *c != 0);
+        self.replied += sign * other.replied;
+        self.opted_out += sign * other.opted_out;
+        for (kind, count) in &other.reply_kinds {
+            *self.reply_kinds.entry(kind.clone()).or_default() += sign * count;
+        }
+        self.reply_kinds.retain(|_, c| *c != 0);
+        for (button, count) in &other.buttons {
+            *self.buttons.entry(button.clone()).or_default() += sign * count;
+        }
+        self.buttons.retain(|_, c| *c != 0);
     }
 
     pub fn add(&mut self, other: &Tally) {
@@ -84,7 +137,13 @@ impl Tally {
 
     /// True when it moves nothing.
     pub fn is_zero(&self) -> bool {
-        self.registered == 0 && self.counters.is_zero() && self.errors.is_empty()
+        self.registered == 0
+            && self.counters.is_zero()
+            && self.errors.is_empty()
+            && self.replied == 0
+            && self.opted_out == 0
+            && self.reply_kinds.is_empty()
+            && self.buttons.is_empty()
     }
 
     /// The campaign attributes it moves and by how much, zeros left out.
@@ -100,6 +159,21 @@ impl Tally {
                 .map(|(a, v)| (a.to_owned(), v)),
         );
         out.extend(self.errors.iter().map(|(c, v)| (format!("error_{c}"), *v)));
+        for (name, value) in [("replied", self.replied), ("opted_out", self.opted_out)] {
+            if value != 0 {
+                out.push((name.to_owned(), value));
+            }
+        }
+        out.extend(
+            self.reply_kinds
+                .iter()
+                .map(|(k, v)| (format!("{REPLY_KIND_PREFIX}{k}"), *v)),
+        );
+        out.extend(
+            self.buttons
+                .iter()
+                .map(|(b, v)| (format!("{BUTTON_PREFIX}{b}"), *v)),
+        );
         out
     }
 }
@@ -109,7 +183,7 @@ pub fn contribution(image: &MessageImage) -> Option<(CampaignRef, Tally)> {
     let campaign_id = image.campaign_id.clone()?;
     Some((
         (image.tenant_id.clone(), campaign_id),
-        Tally::of(image.delivery(), image.error_code),
+        Tally::of_image(image),
     ))
 }
 
@@ -263,7 +337,41 @@ mod tests {
             campaign_id: campaign.map(str::to_owned),
             delivery: Some(delivery.into()),
             error_code: code,
+            ..MessageImage::default()
         }
+    }
+
+    #[test]
+    fn a_reply_counts_once_and_an_earlier_reply_moves_its_kind_and_button() {
+        let delivered = image("w1", Some("c1"), "delivered", None);
+        let replied = MessageImage {
+            reply_kind: Some("button".into()),
+            reply_button: Some("STOP".into()),
+            opted_out: Some(true),
+            ..delivered.clone()
+        };
+        let earlier = MessageImage {
+            reply_kind: Some("text".into()),
+            reply_button: None,
+            ..replied.clone()
+        };
+        let f = fold(&[
+            change(1, Some(delivered.clone()), replied.clone()),
+            change(2, Some(replied), earlier),
+        ]);
+        let t = &f.deltas[&campaign("c1")];
+        assert_eq!((t.replied, t.opted_out), (1, 1));
+        assert_eq!(t.reply_kinds, BTreeMap::from([("text".to_owned(), 1)]));
+        assert!(
+            t.buttons.is_empty(),
+            "the button moved away with the later reply"
+        );
+        let attributes = t.attributes();
+        assert!(attributes.contains(&("replied".to_owned(), 1)));
+        assert!(attributes.contains(&("reply_kind_text".to_owned(), 1)));
+        // A 131050 failure is an opt-out too.
+        let opted = Tally::of_image(&image("w2", Some("c1"), "failed", Some(131050)));
+        assert_eq!(opted.opted_out, 1);
     }
 
     fn change(seq: u64, before: Option<MessageImage>, after: MessageImage) -> StreamChange {

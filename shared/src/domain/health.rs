@@ -151,6 +151,8 @@ mod tests {
             current_read: 0,
             current_played: 0,
             current_failed: 0,
+            replied: 0,
+            opted_out: 0,
             holds: None,
             paused_by_user: None,
             auto_paused_by: None,

@@ -581,6 +581,56 @@ pub struct InboundMessage<'a> {
     pub kind: Cow<'a, str>,
     #[serde(borrow, default)]
     pub context: Option<MessageContext<'a>>,
+    /// A quick-reply button's reply (`type: button`); read on demand, so a malformed one is a
+    /// reply without a button, not a failed batch.
+    #[serde(borrow, default)]
+    pub button: Option<Deferred<'a, ButtonReply<'a>>>,
+    /// A reply to an interactive message (`type: interactive`), read on demand likewise.
+    #[serde(borrow, default)]
+    pub interactive: Option<Deferred<'a, InteractiveReply<'a>>>,
+}
+
+/// `button` of an inbound message: the quick-reply button pressed.
+#[derive(Debug, Deserialize)]
+pub struct ButtonReply<'a> {
+    #[serde(borrow, default)]
+    pub payload: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub text: Option<Cow<'a, str>>,
+}
+
+/// `interactive` of an inbound message: the reply button or list row chosen.
+#[derive(Debug, Deserialize)]
+pub struct InteractiveReply<'a> {
+    #[serde(rename = "type", borrow, default)]
+    pub kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub button_reply: Option<Choice<'a>>,
+    #[serde(borrow, default)]
+    pub list_reply: Option<Choice<'a>>,
+}
+
+/// A chosen button or list row.
+#[derive(Debug, Deserialize)]
+pub struct Choice<'a> {
+    #[serde(borrow, default)]
+    pub id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub title: Option<Cow<'a, str>>,
+}
+
+impl InboundMessage<'_> {
+    /// The reply's button: a quick-reply button's payload (or its text), an interactive reply's
+    /// id (or its title). `None` for other kinds, and for a member that does not have Meta's
+    /// shape.
+    pub fn button_choice(&self) -> Option<String> {
+        if let Some(b) = self.button.and_then(|b| b.get().ok()) {
+            return b.payload.or(b.text).map(|p| p.into_owned());
+        }
+        let i = self.interactive.and_then(|i| i.get().ok())?;
+        let choice = i.button_reply.or(i.list_reply)?;
+        choice.id.or(choice.title).map(|c| c.into_owned())
+    }
 }
 
 /// The message an inbound message replies to.

@@ -13,12 +13,13 @@ mod templates;
 pub use templates::Lifecycle;
 pub(crate) use templates::TemplateIdentity;
 
+use crate::domain::counters::OPTED_OUT_CODE;
 use crate::domain::message::{self, Billing, FailureReason, MessageState, Observation};
 use crate::domain::status::Delivery;
 use crate::meta::payload::{Status, StatusKind};
 use crate::meta::{self, Event, EventKind, Notification};
 use crate::queue::{OutgoingMessage, Queue};
-use crate::store::{MessageKey, Store, StoreError};
+use crate::store::{FeedEntry, MessageKey, OptOut, Reply, Store, StoreError};
 use futures::stream::{self, StreamExt};
 use routing::{RouteCache, Routes};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -58,6 +59,9 @@ pub struct BatchOutcome {
     pub messages_unchanged: usize,
     pub unrouted: usize,
     pub template_events: usize,
+    /// Inbound messages (customer messages), and those that were a campaign message's first reply.
+    pub inbound: usize,
+    pub replies: usize,
     pub ignored: usize,
     /// Meta's earliest status timestamp in the batch (Unix seconds): processing lag is now minus it.
     pub oldest_status_time: Option<u64>,
@@ -77,6 +81,8 @@ impl BatchOutcome {
             .count("MessagesWritten", self.messages_written)
             .count("StatusesUnchanged", self.messages_unchanged)
             .count("TemplateEvents", self.template_events)
+            .count("InboundMessages", self.inbound)
+            .count("Replies", self.replies)
             .count("Unrouted", self.unrouted)
             .count("Parked", self.parked.len())
             .count("RecordsRetried", self.failed.len());
@@ -85,6 +91,15 @@ impl BatchOutcome {
         }
         m
     }
+}
+
+/// A batch's events, sorted by what applies them.
+struct Sorted<'p, 'a> {
+    statuses: BTreeMap<MessageKey, Sightings>,
+    account_events: Vec<(usize, &'p Event<'a>)>,
+    inbound: Vec<(usize, &'p Event<'a>)>,
+    /// `(record, tenant, phone number, opt-out)` of 131050 failures.
+    opt_outs: Vec<(usize, String, String, OptOut)>,
 }
 
 /// The processor: store, dead-letter queue and route cache, built once per container.
@@ -135,13 +150,21 @@ impl Processor {
                 return outcome;
             }
         };
-        let (statuses, account_events) = self
+        let Sorted {
+            statuses,
+            account_events,
+            inbound,
+            opt_outs,
+        } = self
             .sort_events(&parsed, &routes, &mut fates, &mut outcome)
             .await;
         self.apply_status_batch(statuses, &mut fates, &mut outcome)
             .await;
         self.apply_account_events(account_events, &routes, &mut fates, &mut outcome)
             .await;
+        self.apply_inbound(inbound, &routes, &mut fates, &mut outcome)
+            .await;
+        self.apply_opt_outs(opt_outs, &mut fates).await;
         self.settle(records, &fates, &mut outcome).await;
         info!(
             records = records.len(),
@@ -168,6 +191,9 @@ impl Processor {
                     wabas.insert(e.waba_id.to_string());
                     if let EventKind::Statuses {
                         phone_number_id, ..
+                    }
+                    | EventKind::Inbound {
+                        phone_number_id, ..
                     } = &e.kind
                     {
                         phones.insert(phone_number_id.to_string());
@@ -186,9 +212,11 @@ impl Processor {
         routes: &Routes,
         fates: &mut [Fate],
         outcome: &mut BatchOutcome,
-    ) -> (BTreeMap<MessageKey, Sightings>, Vec<(usize, &'p Event<'a>)>) {
+    ) -> Sorted<'p, 'a> {
         let mut statuses: BTreeMap<MessageKey, Sightings> = BTreeMap::new();
         let mut account_events = Vec::new();
+        let mut inbound = Vec::new();
+        let mut opt_outs = Vec::new();
         for (i, notification) in parsed {
             let events = match notification {
                 Notification::Events(events) => events,
@@ -232,10 +260,26 @@ impl Processor {
                                         tenant_id: tenant_id.to_owned(),
                                         wamid: status.id.to_string(),
                                     };
-                                    statuses
-                                        .entry(key)
-                                        .or_default()
-                                        .push((*i, observation(status)));
+                                    let seen = observation(status);
+                                    // 131050: the recipient stopped marketing messages.
+                                    if let (Some(f), Some(contact)) =
+                                        (&seen.failure, &seen.recipient_id)
+                                    {
+                                        if f.code == OPTED_OUT_CODE {
+                                            opt_outs.push((
+                                                *i,
+                                                tenant_id.to_owned(),
+                                                phone_number_id.to_string(),
+                                                OptOut {
+                                                    contact: contact.clone(),
+                                                    at: seen.timestamp,
+                                                    source: format!("failure_{OPTED_OUT_CODE}"),
+                                                    campaign_id: None,
+                                                },
+                                            ));
+                                        }
+                                    }
+                                    statuses.entry(key).or_default().push((*i, seen));
                                 }
                                 Err(reason) => {
                                     outcome.unrouted += 1;
@@ -263,10 +307,7 @@ impl Processor {
                             }
                         }
                     }
-                    EventKind::Inbound { .. } => {
-                        info!(metric = "inbound_message", waba_id = %event.waba_id, "inbound message (not a status) ignored");
-                        outcome.ignored += 1;
-                    }
+                    EventKind::Inbound { .. } => inbound.push((*i, event)),
                     EventKind::Unhandled { field } => {
                         info!(metric = "unhandled_field", field = %field, waba_id = %event.waba_id, "change field not handled; ignored");
                         outcome.ignored += 1;
@@ -275,7 +316,132 @@ impl Processor {
                 }
             }
         }
-        (statuses, account_events)
+        Sorted {
+            statuses,
+            account_events,
+            inbound,
+            opt_outs,
+        }
+    }
+
+    /// Inbound messages: each opens or extends its contact's 24-hour window with the number; a
+    /// reply to a campaign message marks it replied (the counters fold counts it), announces it
+    /// on the feed, and an opt-out button records the opt-out. No message text is kept.
+    async fn apply_inbound(
+        &self,
+        inbound: Vec<(usize, &Event<'_>)>,
+        routes: &Routes,
+        fates: &mut [Fate],
+        outcome: &mut BatchOutcome,
+    ) {
+        let mut payloads: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (i, event) in inbound {
+            let EventKind::Inbound {
+                phone_number_id,
+                message,
+            } = &event.kind
+            else {
+                continue;
+            };
+            outcome.inbound += 1;
+            let tenant_id = match routes.phone(phone_number_id, &event.waba_id) {
+                Ok(t) => t.to_owned(),
+                Err(reason) => {
+                    outcome.unrouted += 1;
+                    warn!(metric = "unrouted", reason, phone_number_id = %phone_number_id, waba_id = %event.waba_id, "inbound message not routed");
+                    continue;
+                }
+            };
+            let result = self
+                .apply_one_inbound(&tenant_id, phone_number_id, message, &mut payloads)
+                .await;
+            match result {
+                Ok(true) => outcome.replies += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    error!(error = %e, "inbound message failed");
+                    fates[i] = fates[i].max(fate_of(&e));
+                }
+            }
+        }
+    }
+
+    /// `Ok(true)` when it is a campaign message's first reply.
+    async fn apply_one_inbound(
+        &self,
+        tenant_id: &str,
+        phone_number_id: &str,
+        message: &crate::meta::payload::InboundMessage<'_>,
+        payloads: &mut BTreeMap<String, Vec<String>>,
+    ) -> Result<bool, StoreError> {
+        self.store
+            .extend_window(tenant_id, phone_number_id, &message.from, message.timestamp)
+            .await?;
+        let Some(replied_to) = message.context.as_ref().and_then(|c| c.id.as_deref()) else {
+            return Ok(false);
+        };
+        let button = message.button_choice();
+        if !payloads.contains_key(tenant_id) {
+            let p = self.store.opt_out_payloads(tenant_id).await?;
+            payloads.insert(tenant_id.to_owned(), p);
+        }
+        let opts_out = button
+            .as_ref()
+            .is_some_and(|b| payloads[tenant_id].contains(&b.to_lowercase()));
+        let reply = Reply {
+            wamid: replied_to.to_owned(),
+            at: message.timestamp,
+            kind: message.kind.to_string(),
+            button,
+            opts_out,
+        };
+        let campaign_id = self.store.mark_replied(tenant_id, &reply).await?;
+        if opts_out {
+            let opt_out = OptOut {
+                contact: message.from.to_string(),
+                at: message.timestamp,
+                source: "reply".into(),
+                campaign_id: campaign_id.clone(),
+            };
+            self.store
+                .record_opt_out(tenant_id, phone_number_id, &opt_out)
+                .await?;
+        }
+        let Some(campaign_id) = campaign_id else {
+            return Ok(false);
+        };
+        let feed = FeedEntry {
+            kind: "reply",
+            summary: serde_json::json!({
+                "campaign_id": campaign_id,
+                "wamid": reply.wamid,
+                "kind": reply.kind,
+                "button": reply.button,
+                "opted_out": reply.opts_out,
+            })
+            .to_string(),
+        };
+        self.store.append_feed(tenant_id, &feed).await?;
+        info!(metric = "campaign_reply", tenant_id, campaign_id, kind = %reply.kind, "first reply to a campaign message");
+        Ok(true)
+    }
+
+    /// Opt-outs Meta reported as 131050 failures (idempotent: the first record stays).
+    async fn apply_opt_outs(
+        &self,
+        opt_outs: Vec<(usize, String, String, OptOut)>,
+        fates: &mut [Fate],
+    ) {
+        for (i, tenant_id, phone_number_id, opt_out) in opt_outs {
+            if let Err(e) = self
+                .store
+                .record_opt_out(&tenant_id, &phone_number_id, &opt_out)
+                .await
+            {
+                error!(error = %e, "recording an opt-out failed");
+                fates[i] = fates[i].max(fate_of(&e));
+            }
+        }
     }
 
     /// Statuses: one read for all, then at most one conditional write per message.

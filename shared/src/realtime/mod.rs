@@ -70,6 +70,8 @@ impl Topic {
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     ReportUpdate,
+    /// A contact's first reply to a campaign message.
+    Reply,
     TemplateUpdate,
     CampaignPaused,
     CampaignResumed,
@@ -85,6 +87,7 @@ impl Kind {
     pub fn of_feed(feed_kind: &str) -> Option<Self> {
         Some(match feed_kind {
             "message_status" | "message_statuses" => Self::ReportUpdate,
+            "reply" => Self::Reply,
             "template" => Self::TemplateUpdate,
             "campaign_paused" => Self::CampaignPaused,
             "campaign_resumed" => Self::CampaignResumed,
@@ -101,6 +104,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ReportUpdate => "report_update",
+            Self::Reply => "reply",
             Self::TemplateUpdate => "template_update",
             Self::CampaignPaused => "campaign_paused",
             Self::CampaignResumed => "campaign_resumed",
@@ -119,6 +123,7 @@ impl Kind {
             Stream::Reports => matches!(
                 self,
                 Self::ReportUpdate
+                    | Self::Reply
                     | Self::CampaignPaused
                     | Self::CampaignResumed
                     | Self::CampaignProgress
@@ -202,7 +207,7 @@ impl Message {
     pub fn audience(&self) -> Vec<Topic> {
         let campaign = self.campaign_id.clone().map(Topic::Campaign);
         match self.kind {
-            Kind::ReportUpdate => campaign.into_iter().collect(),
+            Kind::ReportUpdate | Kind::Reply => campaign.into_iter().collect(),
             Kind::CampaignProgress | Kind::CampaignPaused | Kind::CampaignResumed => {
                 std::iter::once(Topic::Reports).chain(campaign).collect()
             }

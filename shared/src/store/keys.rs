@@ -155,6 +155,17 @@ pub fn tenant_connections(tenant_id: &str) -> String {
     format!("TENANT#{tenant_id}#CONNECTIONS")
 }
 
+/// A contact's 24-hour customer-service window with a phone number of the tenant.
+pub fn window(tenant_id: &str, phone_number_id: &str, contact: &str) -> String {
+    format!("TENANT#{tenant_id}#WINDOW#{phone_number_id}#{contact}")
+}
+pub const WINDOW_SK: &str = "WINDOW";
+
+/// The contacts who opted out of a phone number's messages (sort key: the contact).
+pub fn opt_outs(tenant_id: &str, phone_number_id: &str) -> String {
+    format!("TENANT#{tenant_id}#OPTOUTS#{phone_number_id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

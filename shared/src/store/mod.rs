@@ -5,6 +5,7 @@ mod breaker;
 mod campaigns;
 mod connections;
 mod counters;
+mod engagement;
 mod expr;
 pub mod keys;
 mod messages;
@@ -19,6 +20,10 @@ pub use breaker::{error_counts, CampaignFailures};
 pub use campaigns::{CampaignRecord, HoldOutcome, NewCampaign, ReleaseOutcome, ACTIVE, PAUSED};
 pub use connections::{Connection, CONNECTION_TTL_SECONDS};
 pub use counters::{RunApplied, LEDGER_TTL_SECONDS};
+pub use engagement::{
+    CampaignReplies, OptOut, Reply, Window, DEFAULT_OPT_OUT_PAYLOADS,
+    WINDOW_KEPT_AFTER_CLOSE_SECONDS, WINDOW_SECONDS,
+};
 pub use messages::{MessageKey, MessagesCursor, Registration, RegistrationOutcome};
 pub use migrate::MovePage;
 pub use notifications::DELIVERY_TTL_SECONDS;
