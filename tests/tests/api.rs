@@ -1350,3 +1350,91 @@ async fn replies_opt_outs_and_windows_are_served_to_their_tenant_only() {
     let (_, b) = get(&h, &window, &foreign).await;
     assert_eq!(b["open"], false);
 }
+
+#[tokio::test]
+async fn numbers_show_quality_limit_and_flag_with_history_to_their_tenant_only() {
+    let h = harness().await;
+    let viewer = token("acme", "viewer");
+    let phone = "106540352242922";
+    let change = shared::domain::phone::quality_change(phone, "FLAGGED", Some("TIER_10K"));
+    assert!(h
+        .store
+        .apply_phone_quality("acme", phone, "FLAGGED", &change, 1_732_614_400)
+        .await
+        .unwrap());
+    let (s, b) = get(&h, "/numbers", &viewer).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let items = b["items"].as_array().unwrap();
+    assert!(items.len() >= 2, "both of acme's numbers: {b}");
+    let flagged = items
+        .iter()
+        .find(|n| n["phone_number_id"] == phone)
+        .unwrap();
+    assert_eq!(
+        flagged,
+        &json!({"phone_number_id": phone, "display_phone_number": "15550001111",
+                "waba_id": "102290129340398", "quality": "RED", "messaging_limit": "TIER_10K",
+                "flagged": true, "updated_at": 1_732_614_400})
+    );
+    let other = items
+        .iter()
+        .find(|n| n["phone_number_id"] != phone)
+        .unwrap();
+    assert_eq!(
+        (other["quality"].clone(), other["flagged"].clone()),
+        (json!("UNKNOWN"), json!(false))
+    );
+    let (s, b) = get(&h, &format!("/numbers/{phone}"), &viewer).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["flagged"], true);
+    let (s, b) = get(&h, &format!("/numbers/{phone}/history"), &viewer).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["items"][0]["event"], "FLAGGED");
+    let (s, _) = get(&h, "/numbers/999", &viewer).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let foreign = token("globex", "viewer");
+    let (s, _) = get(&h, &format!("/numbers/{phone}"), &foreign).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, b) = get(&h, &format!("/numbers/{phone}/history"), &foreign).await;
+    assert_eq!(b["items"], json!([]));
+    let (_, b) = get(&h, "/numbers", &foreign).await;
+    assert!(b["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|n| n["phone_number_id"] != phone));
+
+    // The settings that go with it.
+    let admin = token("acme", "org_admin");
+    let (s, b, _) = call(
+        &h,
+        request(
+            "PUT",
+            "/settings",
+            Some(&admin),
+            Some(json!({"pause_on_flagged": true, "opt_out_payloads": ["STOP", "Baja"]})),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        (b["pause_on_flagged"].clone(), b["opt_out_payloads"].clone()),
+        (json!(true), json!(["STOP", "Baja"]))
+    );
+    assert_eq!(
+        h.store.opt_out_payloads("acme").await.unwrap(),
+        ["stop", "baja"]
+    );
+    let (s, _, _) = call(
+        &h,
+        request(
+            "PUT",
+            "/settings",
+            Some(&admin),
+            Some(json!({"opt_out_payloads": [""]})),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}

@@ -1009,7 +1009,7 @@ async fn category_phone_account_and_unknown_template_events() {
         .await
         .unwrap()
         .iter()
-        .any(|a| a.kind == "phone_quality"));
+        .any(|a| a.kind == "messaging_limit"));
     let globex = p.store.open_alerts("globex").await.unwrap();
     assert!(globex
         .iter()
@@ -1559,4 +1559,83 @@ async fn an_account_locked_failure_holds_every_active_campaign_of_that_number() 
             .count(),
         1
     );
+}
+
+// ----------------------------------------------------------------- phone-number health
+
+#[tokio::test]
+async fn phone_quality_events_in_every_shape_keep_the_newest_state_and_its_history() {
+    let p = pipeline().await;
+    // Newest first, then the older flag arriving late: it does not flag the number again.
+    p.each(&[
+        "phone_quality_unflagged.json",
+        "phone_quality_flagged.json",
+        "phone_quality_upgrade.json",
+    ])
+    .await;
+    let number = p
+        .store
+        .phone_number("acme", ACME_STORE_PHONE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!number.flagged, "the older FLAGGED did not win");
+    assert_eq!(
+        number.messaging_limit, "TIER_100K",
+        "max_daily_conversations_per_business read"
+    );
+    assert_eq!(number.updated_at, Some(1_732_614_600));
+    assert_eq!(
+        p.items(keys::phone_history("acme", ACME_STORE_PHONE))
+            .await
+            .len(),
+        3,
+        "every event is in the history"
+    );
+    let kinds: Vec<String> = p
+        .store
+        .open_alerts("acme")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.kind)
+        .collect();
+    // Open alerts are those to acknowledge: the stale FLAGGED raised none; the newer events
+    // are informational.
+    assert!(!kinds.contains(&"phone_quality".to_owned()), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn with_pause_on_flagged_a_flagged_number_holds_its_campaigns_until_unflagged() {
+    let p = pipeline().await;
+    p.store.set_pause_on_flagged("acme", true).await.unwrap();
+    p.store.set_auto_resume("acme", true).await.unwrap();
+    p.each(&["phone_quality_flagged.json"]).await;
+    let hold = format!("flagged:{ACME_STORE_PHONE}");
+    for id in ["c-acme-1", "c-acme-3"] {
+        let c = p.campaign(id).await;
+        assert_eq!(c.status, "PAUSED", "{id}");
+        assert_eq!(c.holds.unwrap_or_default(), vec![hold.clone()]);
+    }
+    assert_eq!(p.campaign("c-acme-2").await.status, "ACTIVE");
+    let number = p
+        .store
+        .phone_number("acme", ACME_STORE_PHONE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(number.flagged);
+    assert_eq!(number.quality, "RED");
+    p.each(&["phone_quality_unflagged.json"]).await;
+    for id in ["c-acme-1", "c-acme-3"] {
+        assert_eq!(
+            p.campaign(id).await.status,
+            "ACTIVE",
+            "{id} resumed (auto_resume on)"
+        );
+    }
+    // Without the setting, a flag holds nothing.
+    let q = pipeline().await;
+    q.each(&["phone_quality_flagged.json"]).await;
+    assert_eq!(q.campaign("c-acme-1").await.status, "ACTIVE");
 }

@@ -11,6 +11,7 @@ mod engagement;
 mod failures;
 mod http;
 mod messages;
+mod numbers;
 pub mod openapi;
 mod public;
 mod routes;

@@ -5,7 +5,7 @@
 
 use crate::http::{self, Item};
 use crate::{
-    admin, alerts, campaigns, engagement, failures, messages, public, settings, templates,
+    admin, alerts, campaigns, engagement, failures, messages, numbers, public, settings, templates,
     ApiError, Problem,
 };
 use lambda_http::{Body, Response};
@@ -44,6 +44,9 @@ use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
         messages::of_campaign,
         failures::catalogue,
         failures::of_campaign,
+        numbers::list,
+        numbers::get,
+        numbers::history,
         engagement::replies,
         engagement::opt_outs,
         engagement::window,

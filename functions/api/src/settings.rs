@@ -129,6 +129,10 @@ pub(crate) struct Settings {
     auto_resume: bool,
     notifications: Notifications,
     circuit_breaker: CircuitBreaker,
+    /// A FLAGGED phone number holds its ACTIVE campaigns (hold flagged:<phone_number_id>) until UNFLAGGED
+    pause_on_flagged: bool,
+    /// Reply button payloads that opt the contact out (case-insensitive)
+    opt_out_payloads: Vec<String>,
 }
 
 /// A change to the settings: what is left out stays as it is.
@@ -140,6 +144,10 @@ pub(crate) struct SettingsChange {
     notifications: Option<NotificationsChange>,
     #[serde(default, deserialize_with = "object")]
     circuit_breaker: Option<BreakerChange>,
+    pause_on_flagged: Option<bool>,
+    /// At most 20 payloads of 1-256 characters
+    #[schema(max_items = 20)]
+    opt_out_payloads: Option<Vec<String>>,
 }
 
 /// A change to the circuit breaker: what is left out stays as it is. Values are checked here,
@@ -249,6 +257,8 @@ pub(crate) async fn get(api: &Api, tenant: &str) -> Result<Response<Body>, ApiEr
         auto_resume: api.store.auto_resume(tenant).await?,
         notifications: (&api.store.notification_settings(tenant).await?).into(),
         circuit_breaker: (&api.store.breaker_settings(tenant).await?).into(),
+        pause_on_flagged: api.store.pause_on_flagged(tenant).await?,
+        opt_out_payloads: opt_out_payloads(api, tenant).await?,
     })
 }
 
@@ -284,6 +294,18 @@ pub(crate) async fn put(
     if let Some(change) = &input.circuit_breaker {
         breaker = change.applied_to(breaker)?;
     }
+    if let Some(payloads) = &input.opt_out_payloads {
+        if payloads.len() > 20
+            || payloads
+                .iter()
+                .any(|p| p.is_empty() || p.chars().count() > 256)
+        {
+            return Err(ApiError::bad(
+                "invalid_opt_out_payloads",
+                "opt_out_payloads: at most 20 payloads of 1-256 characters",
+            ));
+        }
+    }
     let mut notifications = api.store.notification_settings(tenant).await?;
     if let Some(change) = &input.notifications {
         apply(api, tenant, &mut notifications, change, &mut audit).await?;
@@ -291,6 +313,17 @@ pub(crate) async fn put(
     if let Some(on) = input.auto_resume {
         api.store.set_auto_resume(tenant, on).await?;
         audit.push(("auto_resume", AttributeValue::Bool(on)));
+    }
+    if let Some(on) = input.pause_on_flagged {
+        api.store.set_pause_on_flagged(tenant, on).await?;
+        audit.push(("pause_on_flagged", AttributeValue::Bool(on)));
+    }
+    if let Some(payloads) = &input.opt_out_payloads {
+        api.store.put_opt_out_payloads(tenant, payloads).await?;
+        audit.push((
+            "opt_out_payloads",
+            AttributeValue::L(payloads.iter().map(s).collect()),
+        ));
     }
     if input.circuit_breaker.is_some() {
         api.store.put_breaker_settings(tenant, &breaker).await?;
@@ -319,7 +352,14 @@ pub(crate) async fn put(
         auto_resume: api.store.auto_resume(tenant).await?,
         notifications: (&notifications).into(),
         circuit_breaker: (&breaker).into(),
+        pause_on_flagged: api.store.pause_on_flagged(tenant).await?,
+        opt_out_payloads: opt_out_payloads(api, tenant).await?,
     })
+}
+
+/// The tenant's opt-out payloads as set (the defaults until then).
+async fn opt_out_payloads(api: &Api, tenant: &str) -> Result<Vec<String>, ApiError> {
+    Ok(api.store.opt_out_payloads_as_set(tenant).await?)
 }
 
 /// Checks a notification change, stores the Slack URL first (so `slack_configured` is never

@@ -7,5 +7,6 @@ pub mod errors;
 pub mod health;
 pub mod message;
 pub mod notify;
+pub mod phone;
 pub mod status;
 pub mod template;

@@ -183,33 +183,26 @@ impl<'s> Lifecycle<'s> {
                     );
                     return Ok(());
                 };
-                self.store
-                    .record_phone_quality(
-                        tenant_id,
-                        &phone_number_id,
-                        &u.event,
-                        u.current_limit.as_deref(),
-                        time,
-                    )
+                let limit = u.current_limit.as_deref().map(str::to_owned).or_else(|| {
+                    u.max_daily_conversations_per_business
+                        .map(|m| m.to_string())
+                });
+                let change = crate::domain::phone::quality_change(
+                    &phone_number_id,
+                    &u.event,
+                    limit.as_deref(),
+                );
+                let applied = self
+                    .store
+                    .apply_phone_quality(tenant_id, &phone_number_id, &u.event, &change, time)
                     .await?;
-                let severity = match u.event.as_ref() {
-                    "DOWNGRADE" | "FLAGGED" => Severity::Warning,
-                    _ => Severity::Info,
-                };
-                let spec = AlertSpec {
-                    severity,
-                    kind: "phone_quality",
-                    title: format!(
-                        "phone number {} {}{}",
-                        phone_number_id,
-                        u.event.to_lowercase(),
-                        u.current_limit
-                            .as_deref()
-                            .map(|l| format!(" to {l}"))
-                            .unwrap_or_default()
-                    ),
-                };
-                self.raise(tenant_id, &format!("phone:{phone_number_id}"), &spec, time)
+                if !applied {
+                    info!(tenant_id, event = %u.event, "older phone quality event kept in history only");
+                    return Ok(());
+                }
+                let subject = format!("phone:{phone_number_id}");
+                self.raise(tenant_id, &subject, &change.alert, time).await?;
+                self.hold_flagged(tenant_id, &phone_number_id, change.flagged, time)
                     .await
             }
             EventKind::AccountUpdate(u) => {
@@ -419,6 +412,50 @@ impl<'s> Lifecycle<'s> {
                 summary: serde_json::json!({"subject": subject, "kind": spec.kind, "severity": spec.severity.as_str()}).to_string(),
             };
             self.store.append_feed(tenant_id, &feed).await?;
+        }
+        Ok(())
+    }
+
+    /// With the tenant's `pause_on_flagged`, a flagged number holds its active campaigns until
+    /// it is unflagged (then released, resuming where `auto_resume` is on).
+    async fn hold_flagged(
+        &self,
+        tenant_id: &str,
+        phone_number_id: &str,
+        flagged: Option<bool>,
+        time: u64,
+    ) -> Result<(), StoreError> {
+        let Some(flagged) = flagged else {
+            return Ok(());
+        };
+        let hold = crate::domain::phone::flagged_hold(phone_number_id);
+        if flagged {
+            if !self.store.pause_on_flagged(tenant_id).await? {
+                return Ok(());
+            }
+            for c in self
+                .store
+                .campaigns_of_phone(tenant_id, phone_number_id)
+                .await?
+                .iter()
+                .filter(|c| c.status == crate::store::ACTIVE)
+            {
+                let reason = format!("phone number {phone_number_id} flagged for low quality");
+                self.hold(tenant_id, &c.campaign_id, &hold, &reason, time)
+                    .await?;
+            }
+        } else {
+            let resume = self.store.auto_resume(tenant_id).await?;
+            for c in self
+                .store
+                .campaigns_of_phone(tenant_id, phone_number_id)
+                .await?
+                .iter()
+                .filter(|c| holds(c, &hold))
+            {
+                self.release(tenant_id, &c.campaign_id, &hold, resume, time)
+                    .await?;
+            }
         }
         Ok(())
     }

@@ -201,22 +201,30 @@ impl Store {
         Ok((items, page))
     }
 
-    /// The tenant's opt-out payloads (setting `opt_out_payloads`), lower-cased.
+    /// The tenant's opt-out payloads, lower-cased for matching.
     pub async fn opt_out_payloads(&self, tenant_id: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .opt_out_payloads_as_set(tenant_id)
+            .await?
+            .iter()
+            .map(|p| p.to_lowercase())
+            .collect())
+    }
+
+    /// The tenant's opt-out payloads (setting `opt_out_payloads`) as set, or the defaults.
+    pub async fn opt_out_payloads_as_set(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
         let item = self
             .get(&keys::tenant(tenant_id), keys::SETTINGS_SK)
             .await?
             .unwrap_or_default();
         Ok(match item.get("opt_out_payloads") {
-            Some(AttributeValue::L(list)) => list
-                .iter()
-                .filter_map(|v| v.as_s().ok())
-                .map(|p| p.to_lowercase())
-                .collect(),
-            _ => DEFAULT_OPT_OUT_PAYLOADS
-                .iter()
-                .map(|p| p.to_lowercase())
-                .collect(),
+            Some(AttributeValue::L(list)) => {
+                list.iter().filter_map(|v| v.as_s().ok()).cloned().collect()
+            }
+            _ => DEFAULT_OPT_OUT_PAYLOADS.map(str::to_owned).to_vec(),
         })
     }
 

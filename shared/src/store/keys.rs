@@ -166,6 +166,11 @@ pub fn opt_outs(tenant_id: &str, phone_number_id: &str) -> String {
     format!("TENANT#{tenant_id}#OPTOUTS#{phone_number_id}")
 }
 
+/// A phone number's quality history (sort key: time and event).
+pub fn phone_history(tenant_id: &str, phone_number_id: &str) -> String {
+    format!("TENANT#{tenant_id}#PHONE#{phone_number_id}#HISTORY")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

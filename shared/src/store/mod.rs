@@ -11,6 +11,7 @@ pub mod keys;
 mod messages;
 mod migrate;
 mod notifications;
+mod phones;
 pub mod queries;
 mod records;
 mod routing;
@@ -27,6 +28,7 @@ pub use engagement::{
 pub use messages::{MessageKey, MessagesCursor, Registration, RegistrationOutcome};
 pub use migrate::MovePage;
 pub use notifications::DELIVERY_TTL_SECONDS;
+pub use phones::PhoneNumberRecord;
 pub use records::{stable_id, AlertRecord, FeedEntry, FeedImage};
 pub use routing::{PhoneRoute, Route};
 pub use templates::{clip, NewTemplate, TemplateRecord};

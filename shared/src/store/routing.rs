@@ -1,5 +1,6 @@
 //! Routing items: which tenant owns a phone number id and a WABA id.
 
+use super::expr::Expr;
 use super::{dynamo, key, keys, n, now, s, Item, Store, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use serde::Deserialize;
@@ -36,7 +37,9 @@ impl Store {
             item.insert("display_phone_number".into(), s(display));
         }
         item.insert("updated_at".into(), n(now()));
-        let mut phone = key(keys::tenant(&route.tenant_id), keys::phone(phone_number_id));
+        // The tenant's phone item is updated, not replaced: it keeps the number's quality.
+        let mut phone = Expr::new();
+        phone.set("entity", s("phone_number"));
         for k in [
             "waba_id",
             "phone_number_id",
@@ -44,19 +47,22 @@ impl Store {
             "updated_at",
         ] {
             if let Some(v) = item.get(k) {
-                phone.insert(k.into(), v.clone());
+                phone.set(k, v.clone());
             }
         }
-        phone.insert("entity".into(), s("phone_number"));
-        for it in [item, phone] {
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(it))
-                .send()
-                .await
-                .map_err(dynamo)?;
-        }
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(dynamo)?;
+        self.update(
+            key(keys::tenant(&route.tenant_id), keys::phone(phone_number_id)),
+            phone,
+            None,
+        )
+        .await?;
         Ok(())
     }
 

@@ -242,29 +242,6 @@ impl Store {
         Ok(())
     }
 
-    /// Records a phone number's quality event under the tenant (by display number).
-    pub async fn record_phone_quality(
-        &self,
-        tenant_id: &str,
-        phone_number_id: &str,
-        event: &str,
-        current_limit: Option<&str>,
-        time: u64,
-    ) -> Result<(), StoreError> {
-        let mut e = Expr::new();
-        e.set("quality_event", s(event))
-            .set_opt("messaging_limit", current_limit.map(s))
-            .set("quality_time", n(time))
-            .set("updated_at", n(now()));
-        self.update(
-            key(keys::tenant(tenant_id), keys::phone(phone_number_id)),
-            e,
-            None,
-        )
-        .await?;
-        Ok(())
-    }
-
     /// Records a WABA's account state (ban state and date).
     pub async fn record_account_state(
         &self,
