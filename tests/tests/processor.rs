@@ -1639,3 +1639,22 @@ async fn with_pause_on_flagged_a_flagged_number_holds_its_campaigns_until_unflag
     q.each(&["phone_quality_flagged.json"]).await;
     assert_eq!(q.campaign("c-acme-1").await.status, "ACTIVE");
 }
+
+#[tokio::test]
+async fn change_level_errors_alert_on_the_phone_number_in_the_catalogues_words() {
+    let p = pipeline().await;
+    p.each(&["messages_change_errors.json", "messages_change_errors.json"])
+        .await;
+    let alerts: Vec<_> = p
+        .store
+        .open_alerts("acme")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.kind == "rate_limited")
+        .collect();
+    assert_eq!(alerts.len(), 1, "once");
+    assert_eq!(alerts[0].subject, format!("phone:{ACME_STORE_PHONE}"));
+    assert!(alerts[0].title.contains("130429"), "{}", alerts[0].title);
+    assert_eq!(p.reached("c-acme-1").await, (0, 0, 0, 0));
+}

@@ -5,7 +5,7 @@
 
 use super::envelope::Envelope;
 use super::payload::{
-    AccountUpdate, ChangeValue, InboundMessage, PhoneNumberQualityUpdate, Status,
+    AccountUpdate, ChangeValue, InboundMessage, MetaError, PhoneNumberQualityUpdate, Status,
     TemplateCategoryUpdate, TemplateQualityUpdate, TemplateStatusUpdate,
 };
 use std::borrow::Cow;
@@ -48,6 +48,12 @@ pub enum EventKind<'a> {
     Inbound {
         phone_number_id: Cow<'a, str>,
         message: Box<InboundMessage<'a>>,
+    },
+    /// Errors Meta reports about a `messages` change as a whole (`value.errors`, e.g. 130429
+    /// rate limit hit, 131000 something went wrong): about the phone number, not one message.
+    ChangeErrors {
+        phone_number_id: Cow<'a, str>,
+        errors: Vec<MetaError<'a>>,
     },
     // Account events are rare and larger than a status: boxed, so that every event of a
     // batch of statuses stays the size of a status.
@@ -165,6 +171,12 @@ pub(super) fn push_events<'a>(
                 events.push(event(EventKind::Inbound {
                     phone_number_id: phone_number_id.clone(),
                     message: Box::new(message),
+                }));
+            }
+            if !messages.errors.is_empty() {
+                events.push(event(EventKind::ChangeErrors {
+                    phone_number_id: phone_number_id.clone(),
+                    errors: messages.errors,
                 }));
             }
         }

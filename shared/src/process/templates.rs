@@ -272,6 +272,30 @@ impl<'s> Lifecycle<'s> {
                     }
                 }
             }
+            EventKind::ChangeErrors {
+                phone_number_id,
+                errors,
+            } => {
+                let subject = format!("phone:{phone_number_id}");
+                for error in errors {
+                    let meaning = crate::domain::errors::explain(error.code);
+                    let kind = if meaning.class == crate::domain::errors::ErrorClass::RateLimit {
+                        "rate_limited"
+                    } else {
+                        "phone_error"
+                    };
+                    let spec = AlertSpec {
+                        severity: Severity::Warning,
+                        kind,
+                        title: format!(
+                            "phone number {phone_number_id}: {} ({}). {}",
+                            meaning.title, error.code, meaning.action
+                        ),
+                    };
+                    self.raise(tenant_id, &subject, &spec, time).await?;
+                }
+                Ok(())
+            }
             EventKind::Statuses { .. }
             | EventKind::Inbound { .. }
             | EventKind::Unhandled { .. } => Ok(()),
