@@ -207,3 +207,40 @@ async fn the_http_apis_jwt_authorizer_refuses_no_token_and_admits_a_cognito_toke
         .unwrap();
     assert_eq!(pause.status(), 403);
 }
+
+/// A failure spike and a reply through the deployed webhook, mapping, processor and the counters
+/// function on the table's stream: the campaign is paused by the breaker, the reply counted.
+#[tokio::test]
+async fn a_failure_spike_pauses_and_a_reply_is_counted_through_the_deployed_functions() {
+    use pipeline_tests::deployed::{post_signed, ACME_PHONE, ACME_WABA};
+    let store = store().await;
+    let (campaign_id, wamids) = campaign_with_messages(&store, "deployed-spike", 21).await;
+    let failures: Vec<String> = wamids[1..]
+        .iter()
+        .map(|w| {
+            format!(r#"{{"id":"{w}","status":"failed","timestamp":"1732610000","recipient_id":"15551230001","errors":[{{"code":131048,"title":"Spam rate limit hit"}}]}}"#)
+        })
+        .collect();
+    let body = format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"{ACME_WABA}","changes":[{{"value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550001111","phone_number_id":"{ACME_PHONE}"}},"statuses":[{}]}},"field":"messages"}}]}}]}}"#,
+        failures.join(",")
+    );
+    let url = stack("WEBHOOK_FUNCTION_URL");
+    assert_eq!(post_signed(&url, body).await.status(), 200);
+    let reply = format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"{ACME_WABA}","changes":[{{"value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550001111","phone_number_id":"{ACME_PHONE}"}},"contacts":[{{"profile":{{"name":"A"}},"wa_id":"15551230001"}}],"messages":[{{"context":{{"from":"15550001111","id":"{}"}},"from":"15551230001","id":"wamid.reply-{campaign_id}","timestamp":"1732610400","type":"button","button":{{"payload":"YES","text":"Yes"}}}}]}},"field":"messages"}}]}}]}}"#,
+        wamids[0]
+    );
+    assert_eq!(post_signed(&url, reply).await.status(), 200);
+    eventually(
+        "the breaker paused the campaign and the reply is counted",
+        || async {
+            let c = store.campaign("acme", &campaign_id).await.unwrap().unwrap();
+            c.status == "PAUSED" && c.replied == 1
+        },
+    )
+    .await;
+    let c = store.campaign("acme", &campaign_id).await.unwrap().unwrap();
+    assert_eq!(c.auto_paused_by.as_deref(), Some("failure_spike"));
+    assert_eq!(c.reached_failed, 20);
+}
