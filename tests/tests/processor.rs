@@ -1658,3 +1658,51 @@ async fn change_level_errors_alert_on_the_phone_number_in_the_catalogues_words()
     assert!(alerts[0].title.contains("130429"), "{}", alerts[0].title);
     assert_eq!(p.reached("c-acme-1").await, (0, 0, 0, 0));
 }
+
+#[tokio::test]
+async fn account_alerts_capabilities_and_reviews_are_kept_on_the_waba_with_history() {
+    let p = pipeline().await;
+    p.each(&[
+        "account_review_update.json",
+        "account_alerts.json",
+        "business_capability_update.json",
+        "bad/account_alerts_malformed_info.json",
+    ])
+    .await;
+    let waba = p
+        .items(keys::tenant("acme"))
+        .await
+        .into_iter()
+        .find(|i| st(i, "sk").as_deref() == Some("WABA#102290129340398"))
+        .unwrap();
+    // Newest entry.time wins: the malformed alert (1732615100) is the last news kept.
+    assert_eq!(st(&waba, "news_event").as_deref(), Some("ALERT_UNKNOWN"));
+    assert_eq!(st(&waba, "review_decision").as_deref(), Some("APPROVED"));
+    assert_eq!(
+        st(&waba, "max_daily_conversation_per_phone").as_deref(),
+        Some("1000")
+    );
+    assert_eq!(
+        p.items(keys::waba_history("acme", "102290129340398"))
+            .await
+            .len(),
+        4
+    );
+    let alerts = p.store.open_alerts("acme").await.unwrap();
+    let warning = alerts
+        .iter()
+        .find(|a| a.kind == "account_alert")
+        .expect("the warning is open");
+    assert!(
+        warning.title.contains("profile picture"),
+        "{}",
+        warning.title
+    );
+    let feed = p.items(keys::feed("acme")).await;
+    assert_eq!(
+        feed.iter()
+            .filter(|f| st(f, "kind").as_deref() == Some("account_alert"))
+            .count(),
+        4
+    );
+}

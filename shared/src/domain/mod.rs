@@ -1,5 +1,6 @@
 //! Pure rules: no AWS types, no I/O. The store executes what these decide.
 
+pub mod account;
 pub mod breaker;
 pub mod campaign;
 pub mod counters;

@@ -5,8 +5,8 @@
 
 use super::envelope::Envelope;
 use super::payload::{
-    AccountUpdate, ChangeValue, InboundMessage, MetaError, PhoneNumberQualityUpdate, Status,
-    TemplateCategoryUpdate, TemplateQualityUpdate, TemplateStatusUpdate,
+    AccountNews, AccountUpdate, ChangeValue, InboundMessage, MetaError, PhoneNumberQualityUpdate,
+    Status, TemplateCategoryUpdate, TemplateQualityUpdate, TemplateStatusUpdate,
 };
 use std::borrow::Cow;
 
@@ -62,6 +62,7 @@ pub enum EventKind<'a> {
     TemplateCategory(Box<TemplateCategoryUpdate<'a>>),
     PhoneNumberQuality(Box<PhoneNumberQualityUpdate<'a>>),
     AccountUpdate(Box<AccountUpdate<'a>>),
+    AccountNews(Box<AccountNews<'a>>),
     /// A change whose `field` this version does not handle.
     Unhandled {
         field: Cow<'a, str>,
@@ -193,6 +194,7 @@ pub(super) fn push_events<'a>(
             events.push(event(EventKind::PhoneNumberQuality(Box::new(v))))
         }
         ChangeValue::AccountUpdate(v) => events.push(event(EventKind::AccountUpdate(Box::new(v)))),
+        ChangeValue::AccountNews(v) => events.push(event(EventKind::AccountNews(Box::new(v)))),
         ChangeValue::Unhandled => events.push(event(EventKind::Unhandled { field })),
     }
 }

@@ -59,6 +59,16 @@ pub struct OtherMembers<'a> {
     // account_update
     pub phone_number: Option<Cow<'a, str>>,
     pub ban_info: Option<BanInfo<'a>>,
+    // account_alerts
+    pub entity_type: Option<Cow<'a, str>>,
+    pub entity_id: Option<Cow<'a, str>>,
+    pub alert_info: Option<Deferred<'a, AlertInfo<'a>>>,
+    // business_capability_update
+    pub max_daily_conversation_per_phone: Option<u64>,
+    pub max_phone_numbers_per_business: Option<u64>,
+    pub max_phone_numbers_per_waba: Option<u64>,
+    // account_review_update
+    pub decision: Option<Cow<'a, str>>,
 }
 
 /// `value`'s members by Meta's names (what a derive would generate, written out because the
@@ -92,6 +102,13 @@ enum ValueMember {
     MaxDailyConversationsPerBusiness,
     PhoneNumber,
     BanInfo,
+    EntityType,
+    EntityId,
+    AlertInfo,
+    MaxDailyConversationPerPhone,
+    MaxPhoneNumbersPerBusiness,
+    MaxPhoneNumbersPerWaba,
+    Decision,
     #[serde(other)]
     Other,
 }
@@ -249,6 +266,27 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
                     other!(phone_number, "phone_number", cow(map.next_value()?))
                 }
                 ValueMember::BanInfo => other!(ban_info, "ban_info", map.next_value()?),
+                ValueMember::EntityType => {
+                    other!(entity_type, "entity_type", cow(map.next_value()?))
+                }
+                ValueMember::EntityId => other!(entity_id, "entity_id", cow(map.next_value()?)),
+                ValueMember::AlertInfo => other!(alert_info, "alert_info", map.next_value()?),
+                ValueMember::MaxDailyConversationPerPhone => other!(
+                    max_daily_conversation_per_phone,
+                    "max_daily_conversation_per_phone",
+                    map.next_value::<LenientU64>()?.0
+                ),
+                ValueMember::MaxPhoneNumbersPerBusiness => other!(
+                    max_phone_numbers_per_business,
+                    "max_phone_numbers_per_business",
+                    map.next_value::<LenientU64>()?.0
+                ),
+                ValueMember::MaxPhoneNumbersPerWaba => other!(
+                    max_phone_numbers_per_waba,
+                    "max_phone_numbers_per_waba",
+                    map.next_value::<LenientU64>()?.0
+                ),
+                ValueMember::Decision => other!(decision, "decision", cow(map.next_value()?)),
                 ValueMember::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -281,6 +319,9 @@ pub enum ChangeValue<'a> {
     PhoneNumberQuality(PhoneNumberQualityUpdate<'a>),
     /// `account_update`
     AccountUpdate(AccountUpdate<'a>),
+    /// `account_alerts`, `business_capability_update`, `account_review_update`: news about
+    /// the business account, kept on the WABA with its history.
+    AccountNews(AccountNews<'a>),
     /// A field this version does not handle; its name is kept for logs and metrics.
     Unhandled,
 }
@@ -375,6 +416,21 @@ impl<'a> ChangeValue<'a> {
                 phone_number: o.phone_number.take(),
                 event: need(o.event.take(), "account_update", "event")?,
                 ban_info: o.ban_info.take(),
+            }),
+            "account_alerts" => Self::AccountNews(AccountNews::Alert {
+                entity_type: o.entity_type.take(),
+                entity_id: o.entity_id.take(),
+                // A malformed alert_info is an alert without details, not a failed batch.
+                alert_info: o.alert_info.take().and_then(|a| a.get().ok()),
+            }),
+            "business_capability_update" => Self::AccountNews(AccountNews::Capability {
+                max_daily_conversation_per_phone: o.max_daily_conversation_per_phone.take(),
+                max_daily_conversations_per_business: o.max_daily_conversations_per_business.take(),
+                max_phone_numbers_per_business: o.max_phone_numbers_per_business.take(),
+                max_phone_numbers_per_waba: o.max_phone_numbers_per_waba.take(),
+            }),
+            "account_review_update" => Self::AccountNews(AccountNews::Review {
+                decision: need(o.decision.take(), "account_review_update", "decision")?,
             }),
             _ => Self::Unhandled,
         })
@@ -758,6 +814,42 @@ pub struct AccountUpdate<'a> {
     pub phone_number: Option<Cow<'a, str>>,
     pub event: Cow<'a, str>,
     pub ban_info: Option<BanInfo<'a>>,
+}
+
+/// News about a business account that changes no campaign by itself.
+#[derive(Debug)]
+pub enum AccountNews<'a> {
+    /// `account_alerts`: Meta's alert about the business or a phone number.
+    Alert {
+        /// `BUSINESS`, `PHONE_NUMBER`, ...
+        entity_type: Option<Cow<'a, str>>,
+        entity_id: Option<Cow<'a, str>>,
+        alert_info: Option<AlertInfo<'a>>,
+    },
+    /// `business_capability_update`: the account's limits.
+    Capability {
+        max_daily_conversation_per_phone: Option<u64>,
+        max_daily_conversations_per_business: Option<u64>,
+        max_phone_numbers_per_business: Option<u64>,
+        max_phone_numbers_per_waba: Option<u64>,
+    },
+    /// `account_review_update`: the account review's decision (`APPROVED`, `REJECTED`, ...).
+    Review { decision: Cow<'a, str> },
+}
+
+/// `alert_info` of an `account_alerts` change.
+#[derive(Debug, Deserialize)]
+pub struct AlertInfo<'a> {
+    /// `CRITICAL`, `WARNING`, `INFORMATIONAL`.
+    #[serde(borrow, default)]
+    pub alert_severity: Option<Cow<'a, str>>,
+    /// `ACTIVE`, `NONE`.
+    #[serde(borrow, default)]
+    pub alert_status: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub alert_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub alert_description: Option<Cow<'a, str>>,
 }
 
 /// `ban_info` of an account update.

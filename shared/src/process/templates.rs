@@ -202,6 +202,18 @@ impl<'s> Lifecycle<'s> {
                 }
                 let subject = format!("phone:{phone_number_id}");
                 self.raise(tenant_id, &subject, &change.alert, time).await?;
+                let feed = FeedEntry {
+                    kind: "phone_quality",
+                    summary: serde_json::json!({
+                        "phone_number_id": phone_number_id,
+                        "event": u.event,
+                        "quality": change.quality,
+                        "messaging_limit": change.messaging_limit,
+                        "flagged": change.flagged,
+                    })
+                    .to_string(),
+                };
+                self.store.append_feed(tenant_id, &feed).await?;
                 self.hold_flagged(tenant_id, &phone_number_id, change.flagged, time)
                     .await
             }
@@ -271,6 +283,36 @@ impl<'s> Lifecycle<'s> {
                         Ok(())
                     }
                 }
+            }
+            EventKind::AccountNews(news) => {
+                let effect = crate::domain::account::news_effect(&event.waba_id, news);
+                let applied = self
+                    .store
+                    .record_account_news(
+                        tenant_id,
+                        &event.waba_id,
+                        effect.category,
+                        &effect.event,
+                        &effect.fields,
+                        time,
+                    )
+                    .await?;
+                if !applied {
+                    info!(tenant_id, event = %effect.event, "older account news kept in history only");
+                    return Ok(());
+                }
+                let subject = format!("waba:{}", event.waba_id);
+                self.raise(tenant_id, &subject, &effect.alert, time).await?;
+                let feed = FeedEntry {
+                    kind: "account_alert",
+                    summary: serde_json::json!({
+                        "waba_id": event.waba_id,
+                        "event": effect.event,
+                        "title": effect.alert.title,
+                    })
+                    .to_string(),
+                };
+                self.store.append_feed(tenant_id, &feed).await
             }
             EventKind::ChangeErrors {
                 phone_number_id,

@@ -95,7 +95,8 @@ impl Kind {
             "phone_quality"
             | "account_disable_scheduled"
             | "account_disabled"
-            | "account_reinstated" => Self::AccountUpdate,
+            | "account_reinstated"
+            | "account_alert" => Self::AccountUpdate,
             "test_event" => Self::TestEvent,
             _ => return None,
         })

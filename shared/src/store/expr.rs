@@ -25,10 +25,21 @@ impl Expr {
 
     /// `#name` for an attribute.
     pub fn name(&mut self, attribute: &str) -> String {
-        let placeholder = format!(
+        let base = format!(
             "#{}",
             attribute.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
         );
+        // Names that differ only in other characters (`button_Sí`, `button_Sé`) get their own
+        // placeholders.
+        let mut placeholder = base.clone();
+        let mut n = 0;
+        while let Some(existing) = self.names.get(&placeholder) {
+            if existing == attribute {
+                return placeholder;
+            }
+            n += 1;
+            placeholder = format!("{base}_{n}");
+        }
         self.names.insert(placeholder.clone(), attribute.to_owned());
         placeholder
     }
@@ -169,6 +180,17 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_sanitise_alike_keep_their_own_placeholders() {
+        let mut e = Expr::new();
+        let (a, b) = (e.name("button_Sí"), e.name("button_Sé"));
+        assert_ne!(a, b);
+        assert_eq!(e.name("button_Sí"), a);
+        let names = e.names().unwrap();
+        assert_eq!(names[&a], "button_Sí");
+        assert_eq!(names[&b], "button_Sé");
+    }
     use crate::store::{n, s};
 
     #[test]

@@ -171,6 +171,11 @@ pub fn phone_history(tenant_id: &str, phone_number_id: &str) -> String {
     format!("TENANT#{tenant_id}#PHONE#{phone_number_id}#HISTORY")
 }
 
+/// A WABA's account news history (sort key: time and event).
+pub fn waba_history(tenant_id: &str, waba_id: &str) -> String {
+    format!("TENANT#{tenant_id}#WABA#{waba_id}#HISTORY")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -142,6 +142,51 @@ impl Store {
             .and_then(PhoneNumberRecord::of))
     }
 
+    /// Keeps news about a WABA (for each `category`, the newest `entry.time` wins on the WABA
+    /// item; every piece goes to its history). `false` when newer news of its category was kept.
+    pub async fn record_account_news(
+        &self,
+        tenant_id: &str,
+        waba_id: &str,
+        category: &str,
+        event: &str,
+        fields: &[(&'static str, String)],
+        time: u64,
+    ) -> Result<bool, StoreError> {
+        let mut entry = key(
+            keys::waba_history(tenant_id, waba_id),
+            keys::timed(time, event),
+        );
+        entry.insert("entity".into(), s("waba_history"));
+        entry.insert("event".into(), s(event));
+        entry.insert("time".into(), n(time));
+        for (k, v) in fields {
+            entry.insert((*k).to_owned(), s(v));
+        }
+        self.put_new(entry).await?;
+        let mut e = Expr::new();
+        e.set("entity", s("waba"))
+            .set("waba_id", s(waba_id))
+            .set("news_event", s(event))
+            .set("news_time", n(time))
+            .set("updated_at", n(now()));
+        for (k, v) in fields {
+            e.set(k, s(v));
+        }
+        let t = e.name(&format!("{category}_time"));
+        e.set(&format!("{category}_time"), n(time));
+        let v = e.value(n(time));
+        e.condition(format!("attribute_not_exists({t}) OR {t} <= {v}"));
+        match self
+            .update(key(keys::tenant(tenant_id), keys::waba(waba_id)), e, None)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The tenant's `pause_on_flagged` setting (off until set).
     pub async fn pause_on_flagged(&self, tenant_id: &str) -> Result<bool, StoreError> {
         let item = self
