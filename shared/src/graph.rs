@@ -14,6 +14,9 @@ use tracing::warn;
 
 /// The fields the sync asks Meta for.
 pub const TEMPLATE_FIELDS: &str = "id,name,language,status,category,quality_score,rejected_reason";
+/// The phone-number fields the sync asks Meta for.
+pub const PHONE_FIELDS: &str =
+    "id,display_phone_number,quality_rating,messaging_limit_tier,throughput,name_status";
 /// Templates per page (Meta's maximum for this edge is larger; 100 keeps answers small).
 const PAGE_SIZE: &str = "100";
 /// A WABA holds at most a few thousand templates; more pages than this is a paging loop.
@@ -113,9 +116,37 @@ pub struct GraphQualityScore {
     pub date: Option<u64>,
 }
 
+/// One business phone number as Meta's API describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct GraphPhoneNumber {
+    pub id: String,
+    #[serde(default)]
+    pub display_phone_number: Option<String>,
+    /// `GREEN`, `YELLOW`, `RED`, `UNKNOWN`.
+    #[serde(default)]
+    pub quality_rating: Option<String>,
+    /// `TIER_250`, `TIER_1K`, ...
+    #[serde(default)]
+    pub messaging_limit_tier: Option<String>,
+    #[serde(default)]
+    pub throughput: Option<GraphThroughput>,
+    /// The display name's review: `APPROVED`, `DECLINED`, ...
+    #[serde(default)]
+    pub name_status: Option<String>,
+}
+
+/// `throughput` of a phone number.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct GraphThroughput {
+    /// `STANDARD`, `HIGH`, ...
+    #[serde(default)]
+    pub level: Option<String>,
+}
+
 #[derive(Deserialize)]
-struct Page {
-    data: Vec<GraphTemplate>,
+#[serde(bound = "T: serde::de::DeserializeOwned")]
+struct Page<T> {
+    data: Vec<T>,
     #[serde(default)]
     paging: Option<Paging>,
 }
@@ -160,8 +191,8 @@ pub struct GraphClient {
     config: GraphConfig,
 }
 
-enum Attempt {
-    Done(Page),
+enum Attempt<T> {
+    Done(Page<T>),
     Retry(String),
 }
 
@@ -178,11 +209,33 @@ impl GraphClient {
         waba_id: &str,
         token: &SecretString,
     ) -> Result<Vec<GraphTemplate>, GraphError> {
-        let mut templates = Vec::new();
+        self.all_pages(waba_id, "message_templates", TEMPLATE_FIELDS, token)
+            .await
+    }
+
+    /// Every phone number of a WABA, all pages.
+    pub async fn phone_numbers(
+        &self,
+        waba_id: &str,
+        token: &SecretString,
+    ) -> Result<Vec<GraphPhoneNumber>, GraphError> {
+        self.all_pages(waba_id, "phone_numbers", PHONE_FIELDS, token)
+            .await
+    }
+
+    async fn all_pages<T: serde::de::DeserializeOwned>(
+        &self,
+        waba_id: &str,
+        edge: &str,
+        fields: &str,
+        token: &SecretString,
+    ) -> Result<Vec<T>, GraphError> {
+        let mut items = Vec::new();
         let mut after: Option<String> = None;
         for _ in 0..MAX_PAGES {
-            let page = self.page(waba_id, after.as_deref(), token).await?;
-            templates.extend(page.data);
+            let url = self.edge_url(waba_id, edge, fields, after.as_deref())?;
+            let page: Page<T> = self.page(waba_id, &url, token).await?;
+            items.extend(page.data);
             let next = page.paging.and_then(|p| {
                 p.next.as_ref()?;
                 p.cursors.and_then(|c| c.after)
@@ -190,22 +243,31 @@ impl GraphClient {
             match next {
                 Some(cursor) if after.as_deref() != Some(cursor.as_str()) => after = Some(cursor),
                 Some(_) => return Err(GraphError::EndlessPaging(MAX_PAGES)),
-                None => return Ok(templates),
+                None => return Ok(items),
             }
         }
         Err(GraphError::EndlessPaging(MAX_PAGES))
     }
 
+    #[cfg(test)]
     fn page_url(&self, waba_id: &str, after: Option<&str>) -> Result<reqwest::Url, GraphError> {
+        self.edge_url(waba_id, "message_templates", TEMPLATE_FIELDS, after)
+    }
+
+    fn edge_url(
+        &self,
+        waba_id: &str,
+        edge: &str,
+        fields: &str,
+        after: Option<&str>,
+    ) -> Result<reqwest::Url, GraphError> {
         let base = self.config.base_url.trim_end_matches('/');
-        let mut url = reqwest::Url::parse(&format!(
-            "{base}/{}/{waba_id}/message_templates",
-            self.config.version
-        ))
-        .map_err(|_| GraphError::BadBaseUrl)?;
+        let mut url =
+            reqwest::Url::parse(&format!("{base}/{}/{waba_id}/{edge}", self.config.version))
+                .map_err(|_| GraphError::BadBaseUrl)?;
         {
             let mut q = url.query_pairs_mut();
-            q.append_pair("fields", TEMPLATE_FIELDS)
+            q.append_pair("fields", fields)
                 .append_pair("limit", PAGE_SIZE);
             if let Some(after) = after {
                 q.append_pair("after", after);
@@ -214,18 +276,17 @@ impl GraphClient {
         Ok(url)
     }
 
-    async fn page(
+    async fn page<T: serde::de::DeserializeOwned>(
         &self,
         waba_id: &str,
-        after: Option<&str>,
+        url: &reqwest::Url,
         token: &SecretString,
-    ) -> Result<Page, GraphError> {
-        let url = self.page_url(waba_id, after)?;
+    ) -> Result<Page<T>, GraphError> {
         let attempts = self.config.max_attempts.max(1);
         let mut delay = self.config.backoff;
         let mut last = String::new();
         for attempt in 1..=attempts {
-            match self.attempt(&url, token).await? {
+            match self.attempt(url, token).await? {
                 Attempt::Done(page) => return Ok(page),
                 Attempt::Retry(why) => {
                     warn!(waba_id, attempt, reason = %why, "Graph API call will be retried");
@@ -240,11 +301,11 @@ impl GraphClient {
         Err(GraphError::Unavailable { attempts, last })
     }
 
-    async fn attempt(
+    async fn attempt<T: serde::de::DeserializeOwned>(
         &self,
         url: &reqwest::Url,
         token: &SecretString,
-    ) -> Result<Attempt, GraphError> {
+    ) -> Result<Attempt<T>, GraphError> {
         let sent = crate::http::client()
             .get(url.clone())
             .timeout(self.config.timeout)
@@ -264,7 +325,7 @@ impl GraphClient {
             Err(_) => return Ok(Attempt::Retry("body not received".into())),
         };
         if status.is_success() {
-            return serde_json::from_slice::<Page>(&body)
+            return serde_json::from_slice::<Page<T>>(&body)
                 .map(Attempt::Done)
                 .map_err(|e| GraphError::Malformed(e.to_string()));
         }
@@ -302,7 +363,7 @@ mod tests {
             "category":"UTILITY","id":"18446744073709551615",
             "quality_score":{"score":"GREEN","date":1700000000},"rejected_reason":"NONE"}],
             "paging":{"cursors":{"before":"QVFI","after":"QVFJ"},"next":"https://x/y"}}"#;
-        let page: Page = serde_json::from_str(body).unwrap();
+        let page: Page<GraphTemplate> = serde_json::from_str(body).unwrap();
         assert_eq!(page.data[0].id, "18446744073709551615");
         assert_eq!(page.data[0].quality_score.as_ref().unwrap().score, "GREEN");
         let paging = page.paging.unwrap();

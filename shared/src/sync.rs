@@ -51,6 +51,8 @@ pub struct WabaSync {
     /// Aspects (status, quality, category) left as they are because a webhook event newer
     /// than the sync set them.
     pub kept_newer: usize,
+    /// Phone numbers of the WABA whose quality, limit, throughput and name status were read.
+    pub phone_numbers: usize,
 }
 
 /// The sync: store, Graph client and tenant secrets, built once per container.
@@ -84,10 +86,37 @@ impl TemplateSync {
         for (_, waba_id) in wabas {
             let observed_at = now();
             let templates = self.graph.message_templates(&waba_id, &token).await?;
-            reports.push(
-                self.apply(tenant_id, &waba_id, &templates, observed_at)
-                    .await?,
-            );
+            let mut report = self
+                .apply(tenant_id, &waba_id, &templates, observed_at)
+                .await?;
+            // The numbers' health is a second read: its failure is logged and counted, and
+            // does not undo the templates.
+            match self.graph.phone_numbers(&waba_id, &token).await {
+                Ok(numbers) => {
+                    // Meta's ids are digits; anything else is not a number this keeps.
+                    let valid = numbers.iter().filter(|n| {
+                        (1..=20).contains(&n.id.len()) && n.id.bytes().all(|b| b.is_ascii_digit())
+                    });
+                    for number in valid {
+                        let state = crate::store::PhoneState {
+                            phone_number_id: number.id.clone(),
+                            display_phone_number: number.display_phone_number.clone(),
+                            quality: number.quality_rating.clone(),
+                            messaging_limit: number.messaging_limit_tier.clone(),
+                            throughput: number.throughput.as_ref().and_then(|t| t.level.clone()),
+                            name_status: number.name_status.clone(),
+                        };
+                        self.store
+                            .set_phone_state(tenant_id, &waba_id, &state)
+                            .await?;
+                        report.phone_numbers += 1;
+                    }
+                }
+                Err(e) => {
+                    warn!(metric = "phone_sync_failed", tenant_id, waba_id, error = %e, "phone numbers not read");
+                }
+            }
+            reports.push(report);
         }
         Ok(reports)
     }

@@ -1029,6 +1029,11 @@ async fn critical_templates_and_the_quality_summary_report_delivery_health_exact
 async fn templates_sync_on_demand_for_admins_and_a_campaign_can_then_use_one() {
     use pipeline_tests::http_stub::{HttpStub, StubResponse};
     let graph = HttpStub::start(|r, _| match r.header("authorization") {
+        Some("Bearer good") if r.target.contains("/phone_numbers?") => StubResponse::json(
+            200,
+            json!({"data": [{"id": "880000000000099", "quality_rating": "GREEN",
+                             "messaging_limit_tier": "TIER_1K"}]}),
+        ),
         Some("Bearer good") => StubResponse::json(
             200,
             json!({"data": [{"id": "1777000000000001", "name": "bem_vindo_🎉", "language": "pt_BR",
@@ -1099,7 +1104,7 @@ async fn templates_sync_on_demand_for_admins_and_a_campaign_can_then_use_one() {
     assert_eq!(
         b["wabas"],
         json!([{"waba_id": "880000000000001", "fetched": 1, "created": 1, "updated": 0,
-                "unchanged": 0, "skipped": 0, "kept_newer": 0}])
+                "unchanged": 0, "skipped": 0, "kept_newer": 0, "phone_numbers": 1}])
     );
     let (s, t) = get(&h, "/templates/1777000000000001", &admin).await;
     assert_eq!(s, StatusCode::OK);

@@ -69,8 +69,27 @@ fn template(
            "quality_score": {"score": quality, "date": 1_764_000_000}, "rejected_reason": "NONE"})
 }
 
+/// The WABA's phone numbers, as Meta's phone_numbers edge lists them.
+fn phone_numbers() -> StubResponse {
+    StubResponse::json(
+        200,
+        json!({"data": [
+            {"id": "106540352242922", "display_phone_number": "+1 555-000-1111",
+             "quality_rating": "YELLOW", "messaging_limit_tier": "TIER_10K",
+             "throughput": {"level": "STANDARD"}, "name_status": "APPROVED"},
+            {"id": "106540352242923", "display_phone_number": "+1 555-000-1112",
+             "quality_rating": "GREEN", "messaging_limit_tier": "TIER_1K",
+             "throughput": {"level": "HIGH"}, "name_status": "APPROVED"},
+            {"id": "not-an-id", "quality_rating": "GREEN"}
+        ]}),
+    )
+}
+
 /// Two pages; the first answers 429 (Meta's WABA rate-limit code) once, the second 500 once.
 fn meta(request: &StubRequest, _: usize, calls: &std::sync::atomic::AtomicUsize) -> StubResponse {
+    if request.target.contains("/phone_numbers?") {
+        return phone_numbers();
+    }
     let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     match (request.query("after").as_deref(), n) {
         (None, 0) => StubResponse::json(
@@ -162,11 +181,28 @@ async fn a_sync_pages_through_meta_retries_429_and_500_and_creates_updates_and_p
             unchanged: 0,
             skipped: 1,
             kept_newer: 0,
+            phone_numbers: 2,
         }]
     );
 
+    // The numbers' health, from the phone_numbers edge.
+    let number = t
+        .store
+        .phone_number(&t.tenant_id, "106540352242922")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (number.quality.as_str(), number.messaging_limit.as_str()),
+        ("YELLOW", "TIER_10K")
+    );
+
     // Real HTTP: 429 and 500 each retried once; the token in the header, never in the URL.
-    let requests = graph.requests();
+    let requests: Vec<_> = graph
+        .requests()
+        .into_iter()
+        .filter(|r| !r.target.contains("/phone_numbers?"))
+        .collect();
     assert_eq!(requests.len(), 4);
     for r in &requests {
         assert_eq!(r.method, "GET");

@@ -79,7 +79,7 @@ pub(crate) async fn opt_outs(
     tenant: &str,
     phone: PhonePath<'_>,
 ) -> Result<Response<Body>, ApiError> {
-    check_phone(phone.phone_number_id)?;
+    http::check_phone_number_id(phone.phone_number_id)?;
     let q = ListQuery::partition(keys::opt_outs(tenant, phone.phone_number_id));
     http::page(
         api,
@@ -125,7 +125,7 @@ pub(crate) async fn window(
     phone: PhonePath<'_>,
     contact: ContactPath<'_>,
 ) -> Result<Response<Body>, ApiError> {
-    check_phone(phone.phone_number_id)?;
+    http::check_phone_number_id(phone.phone_number_id)?;
     if !valid_contact(contact.contact) {
         return Err(ApiError::bad(
             "invalid_contact",
@@ -149,20 +149,6 @@ pub(crate) async fn window(
             closes_at: None,
         },
     })
-}
-
-/// Meta's phone number ids: 1-20 digits.
-fn check_phone(phone_number_id: &str) -> Result<(), ApiError> {
-    let valid = (1..=20).contains(&phone_number_id.len())
-        && phone_number_id.bytes().all(|b| b.is_ascii_digit());
-    if valid {
-        Ok(())
-    } else {
-        Err(ApiError::bad(
-            "invalid_phone_number_id",
-            "a phone number id is 1-20 digits",
-        ))
-    }
 }
 
 fn valid_contact(contact: &str) -> bool {

@@ -124,6 +124,20 @@ pub(crate) fn template_id(raw: &str) -> Result<u64, ApiError> {
         .map_err(|_| ApiError::bad("invalid_template_id", "template ids are unsigned integers"))
 }
 
+/// A phone number id in a path: Meta's ids are 1-20 digits; anything else is 400.
+pub(crate) fn check_phone_number_id(phone_number_id: &str) -> Result<(), ApiError> {
+    let valid = (1..=20).contains(&phone_number_id.len())
+        && phone_number_id.bytes().all(|b| b.is_ascii_digit());
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::bad(
+            "invalid_phone_number_id",
+            "a phone number id is 1-20 digits",
+        ))
+    }
+}
+
 /// Tenant and campaign ids: 1-128 of `A-Z a-z 0-9 - _ .`.
 pub(crate) fn valid_id(id: &str) -> bool {
     !id.is_empty()

@@ -131,6 +131,7 @@ pub(crate) async fn get(
     tenant: &str,
     phone: PhonePath<'_>,
 ) -> Result<Response<Body>, ApiError> {
+    http::check_phone_number_id(phone.phone_number_id)?;
     let number = api
         .store
         .phone_number(tenant, phone.phone_number_id)
@@ -154,6 +155,7 @@ pub(crate) async fn history(
     tenant: &str,
     phone: PhonePath<'_>,
 ) -> Result<Response<Body>, ApiError> {
+    http::check_phone_number_id(phone.phone_number_id)?;
     let mut q = ListQuery::partition(keys::phone_history(tenant, phone.phone_number_id));
     q.newest_first = true;
     http::page(

@@ -90,10 +90,10 @@ pub(crate) async fn route(api: &Api, req: &Request) -> Result<Response<Body>, Ap
             engagement::replies(api, t, CampaignPath { campaign_id }).await
         }
         (Method::GET, ["numbers"]) => numbers::list(api, t).await,
-        (Method::GET, ["numbers", phone_number_id]) if is_meta_id(phone_number_id) => {
+        (Method::GET, ["numbers", phone_number_id]) => {
             numbers::get(api, t, PhonePath { phone_number_id }).await
         }
-        (Method::GET, ["numbers", phone_number_id, "history"]) if is_meta_id(phone_number_id) => {
+        (Method::GET, ["numbers", phone_number_id, "history"]) => {
             numbers::history(api, req, t, PhonePath { phone_number_id }).await
         }
         (Method::GET, ["numbers", phone_number_id, "opt-outs"]) => {
@@ -130,11 +130,6 @@ pub(crate) async fn route(api: &Api, req: &Request) -> Result<Response<Body>, Ap
             None => Err(ApiError::NotFound),
         },
     }
-}
-
-/// Meta's ids: 1-20 digits (other segments there are 404, not a store read).
-fn is_meta_id(s: &str) -> bool {
-    (1..=20).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The methods a known path takes (for 405's `Allow`); `None` for an unknown path.

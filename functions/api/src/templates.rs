@@ -164,6 +164,8 @@ pub(crate) struct SyncedWaba {
     skipped: usize,
     /// Aspects left as they are because a webhook event newer than the sync set them
     kept_newer: usize,
+    /// Phone numbers whose quality, limit, throughput and name status were read
+    phone_numbers: usize,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -290,6 +292,7 @@ pub(crate) async fn sync(
                 unchanged: r.unchanged,
                 skipped: r.skipped,
                 kept_newer: r.kept_newer,
+                phone_numbers: r.phone_numbers,
             })
             .collect(),
     })

@@ -28,7 +28,7 @@ pub use engagement::{
 pub use messages::{MessageKey, MessagesCursor, Registration, RegistrationOutcome};
 pub use migrate::MovePage;
 pub use notifications::DELIVERY_TTL_SECONDS;
-pub use phones::PhoneNumberRecord;
+pub use phones::{PhoneNumberRecord, PhoneState};
 pub use records::{stable_id, AlertRecord, FeedEntry, FeedImage};
 pub use routing::{PhoneRoute, Route};
 pub use templates::{clip, NewTemplate, TemplateRecord};

@@ -19,6 +19,17 @@ pub struct PhoneNumberRecord {
     pub updated_at: Option<u64>,
 }
 
+/// What the Graph API reports about a number.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PhoneState {
+    pub phone_number_id: String,
+    pub display_phone_number: Option<String>,
+    pub quality: Option<String>,
+    pub messaging_limit: Option<String>,
+    pub throughput: Option<String>,
+    pub name_status: Option<String>,
+}
+
 impl PhoneNumberRecord {
     fn of(item: &Item) -> Option<Self> {
         Some(Self {
@@ -90,23 +101,38 @@ impl Store {
         }
     }
 
-    /// Sets what the Graph API reports for a number (the scheduled sync).
+    /// Sets what the Graph API reports for a number of `waba_id` (the scheduled sync): quality
+    /// rating, messaging limit tier, throughput level and display name status. The webhook's
+    /// flag stays as its events set it.
     pub async fn set_phone_state(
         &self,
         tenant_id: &str,
-        phone_number_id: &str,
-        quality: &str,
-        messaging_limit: Option<&str>,
+        waba_id: &str,
+        number: &PhoneState,
     ) -> Result<(), StoreError> {
+        let clip = |v: &Option<String>| v.as_deref().map(|x| s(super::clip(x)));
         let mut e = Expr::new();
         e.set("entity", s("phone_number"))
-            .set("phone_number_id", s(phone_number_id))
-            .set("quality", s(quality))
-            .set_opt("messaging_limit", messaging_limit.map(s))
+            .set("phone_number_id", s(&number.phone_number_id))
+            .set("waba_id", s(waba_id))
+            .set_opt("display_phone_number", clip(&number.display_phone_number))
+            .set_opt("quality", clip(&number.quality))
+            .set_opt(
+                "messaging_limit",
+                number
+                    .messaging_limit
+                    .as_deref()
+                    .map(|t| s(crate::domain::phone::tier(t))),
+            )
+            .set_opt("throughput", clip(&number.throughput))
+            .set_opt("name_status", clip(&number.name_status))
             .set("synced_at", n(now()))
             .set("updated_at", n(now()));
         self.update(
-            key(keys::tenant(tenant_id), keys::phone(phone_number_id)),
+            key(
+                keys::tenant(tenant_id),
+                keys::phone(&number.phone_number_id),
+            ),
             e,
             None,
         )
