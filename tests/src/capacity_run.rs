@@ -278,7 +278,10 @@ fn queued_one_status() -> shared::ingest::Accepted {
 
 /// A DynamoDB client whose requests go through `recorder` (an explicit endpoint: the shared
 /// configuration's would lose to `AWS_ENDPOINT_URL` in the environment).
-fn dynamodb_through(aws: &aws_config::SdkConfig, recorder: &Recorder) -> aws_sdk_dynamodb::Client {
+pub fn dynamodb_through(
+    aws: &aws_config::SdkConfig,
+    recorder: &Recorder,
+) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(aws)
             .endpoint_url(&recorder.endpoint)
