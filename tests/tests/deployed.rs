@@ -244,3 +244,59 @@ async fn a_failure_spike_pauses_and_a_reply_is_counted_through_the_deployed_func
     assert_eq!(c.auto_paused_by.as_deref(), Some("failure_spike"));
     assert_eq!(c.reached_failed, 20);
 }
+
+/// Every new event shape of delivery intelligence, posted as Meta signs it to the deployed
+/// webhook, is applied by the deployed processor: nothing parked, and each leaves its effect.
+/// (Shapes that pause campaigns on the shared number are covered by the processor tests, so
+/// that they do not pause the other deployed tests' campaigns.)
+#[tokio::test]
+async fn the_new_event_shapes_are_applied_through_the_deployed_pipeline() {
+    use pipeline_tests::deployed::{post_signed, ACME_PHONE, ACME_WABA};
+    use shared::store::keys;
+    let store = store().await;
+    let url = stack("WEBHOOK_FUNCTION_URL");
+    for path in [
+        "meta/inbound_button_reply.json",
+        "meta/inbound_interactive_reply.json",
+        "meta/status_failed_opted_out.json",
+        "meta/messages_change_errors.json",
+        "meta/phone_quality_upgrade.json",
+        "meta/account_alerts.json",
+        "meta/business_capability_update.json",
+        "meta/account_review_update.json",
+        "meta/bad/account_alerts_malformed_info.json",
+    ] {
+        let body = String::from_utf8(fixture(path)).expect("UTF-8 fixture");
+        assert_eq!(post_signed(&url, body).await.status(), 200, "{path}");
+    }
+    eventually("every shape applied", || async {
+        let window = store
+            .window("acme", ACME_PHONE, "15551230021")
+            .await
+            .unwrap();
+        let (opt_outs, _) = store.opt_outs("acme", ACME_PHONE, 50, None).await.unwrap();
+        let opted: Vec<&str> = opt_outs.iter().map(|o| o.contact.as_str()).collect();
+        let phone_history = store
+            .partition(&keys::phone_history("acme", ACME_PHONE))
+            .await
+            .unwrap();
+        let waba_history = store
+            .partition(&keys::waba_history("acme", ACME_WABA))
+            .await
+            .unwrap();
+        let alerts = store.open_alerts("acme").await.unwrap();
+        window.is_some()
+            && opted.contains(&"15551230003")
+            && opted.contains(&"15551230004")
+            && phone_history.iter().any(|h| {
+                h.get("event")
+                    .and_then(|v| v.as_s().ok())
+                    .map(String::as_str)
+                    == Some("UPGRADE")
+            })
+            && waba_history.len() >= 4
+            && alerts.iter().any(|a| a.kind == "rate_limited")
+            && alerts.iter().any(|a| a.kind == "account_alert")
+    })
+    .await;
+}
