@@ -1706,3 +1706,16 @@ async fn account_alerts_capabilities_and_reviews_are_kept_on_the_waba_with_histo
         4
     );
 }
+
+#[tokio::test]
+async fn a_username_only_sender_is_known_by_its_business_scoped_user_id() {
+    let p = pipeline().await;
+    p.each(&["inbound_username_only.json"]).await;
+    let window = p
+        .store
+        .window("acme", ACME_STORE_PHONE, "US.13491208655302741918")
+        .await
+        .unwrap()
+        .expect("a window keyed by the BSUID");
+    assert_eq!(window.closes_at, 1_732_611_000 + 86_400);
+}

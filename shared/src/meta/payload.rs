@@ -629,8 +629,13 @@ pub struct ErrorData<'a> {
 pub struct InboundMessage<'a> {
     #[serde(borrow)]
     pub id: Cow<'a, str>,
-    #[serde(borrow)]
-    pub from: Cow<'a, str>,
+    /// The sender's WhatsApp id (phone number); Meta leaves it out for a user who adopted a
+    /// username and has not messaged the business recently.
+    #[serde(borrow, default)]
+    pub from: Option<Cow<'a, str>>,
+    /// The sender's business-scoped user id (BSUID, e.g. `US.13491208655302741918`).
+    #[serde(borrow, default)]
+    pub from_user_id: Option<Cow<'a, str>>,
     #[serde(deserialize_with = "u64_or_string")]
     pub timestamp: u64,
     #[serde(rename = "type", borrow)]
@@ -676,6 +681,11 @@ pub struct Choice<'a> {
 }
 
 impl InboundMessage<'_> {
+    /// Who wrote: the WhatsApp id when Meta sends it, else the business-scoped user id.
+    pub fn contact(&self) -> Option<&str> {
+        self.from.as_deref().or(self.from_user_id.as_deref())
+    }
+
     /// The reply's button: a quick-reply button's payload (or its text), an interactive reply's
     /// id (or its title). `None` for other kinds, and for a member that does not have Meta's
     /// shape.
@@ -701,8 +711,12 @@ pub struct MessageContext<'a> {
 /// A customer profile attached to inbound messages.
 #[derive(Debug, Deserialize)]
 pub struct Contact<'a> {
-    #[serde(borrow)]
-    pub wa_id: Cow<'a, str>,
+    /// Left out for a user who adopted a username (see `user_id`).
+    #[serde(borrow, default)]
+    pub wa_id: Option<Cow<'a, str>>,
+    /// The business-scoped user id.
+    #[serde(borrow, default)]
+    pub user_id: Option<Cow<'a, str>>,
 }
 
 open_enum! {

@@ -374,9 +374,18 @@ impl Processor {
         message: &crate::meta::payload::InboundMessage<'_>,
         payloads: &mut BTreeMap<String, Vec<String>>,
     ) -> Result<bool, StoreError> {
-        self.store
-            .extend_window(tenant_id, phone_number_id, &message.from, message.timestamp)
-            .await?;
+        let contact = message.contact();
+        match contact {
+            Some(contact) => {
+                self.store
+                    .extend_window(tenant_id, phone_number_id, contact, message.timestamp)
+                    .await?
+            }
+            None => warn!(
+                metric = "inbound_without_sender",
+                tenant_id, "inbound message without from or from_user_id: no window"
+            ),
+        }
         let Some(replied_to) = message.context.as_ref().and_then(|c| c.id.as_deref()) else {
             return Ok(false);
         };
@@ -396,9 +405,9 @@ impl Processor {
             opts_out,
         };
         let campaign_id = self.store.mark_replied(tenant_id, &reply).await?;
-        if opts_out {
+        if let (true, Some(contact)) = (opts_out, contact) {
             let opt_out = OptOut {
-                contact: message.from.to_string(),
+                contact: contact.to_owned(),
                 at: message.timestamp,
                 source: "reply".into(),
                 campaign_id: campaign_id.clone(),
