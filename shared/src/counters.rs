@@ -1,26 +1,35 @@
 //! The counters feature: the table's stream of message changes, folded into campaign counters
-//! and `report_update` feed items, each change counted exactly once.
+//! and `message_statuses` feed items, each change counted exactly once.
 //!
 //! The processor writes a status as one plain conditional update of the message item (1 write
 //! unit). The stream carries each change with its old and new image; this fold turns a batch
 //! of them into runs of at most [`MAX_CAMPAIGNS_PER_RUN`] campaigns, and writes each run as one
 //! transaction: a ledger entry keyed by the run's first record, plus one `ADD` per campaign.
 //! Lambda retries a failed stream batch from its first record, so a retried run starts with the
-//! same record, finds its ledger entry, and skips what it covers. Feed items get ids derived
-//! from the run, so writing them again repeats nothing. Why this design: shared/docs/processing.md.
+//! same record, finds its ledger entry, and skips what it covers.
+//!
+//! The ledger entry is the run's first feed item: its id is derived from the first record (its
+//! id and creation time), and it holds as many moves as keep it under 1 KB, so the transaction
+//! pays for it what a ledger entry of its own would cost and the run writes one item fewer.
+//! A record without a creation time gets a ledger entry of its own. The other feed items get
+//! ids derived from the run, so writing them again repeats nothing. Why this design:
+//! shared/docs/processing.md.
 
 use crate::breaker::{BreakerOutcome, CircuitBreaker};
 use crate::domain::counters::{
-    first_run, fold, group_moves, sequence_key, Fold, MessageImage, StreamChange,
+    first_run, fold, group_moves, sequence_key, Fold, MessageImage, StreamChange, Transition,
 };
 use crate::domain::errors::explain;
-use crate::store::{stable_id, FeedEntry, RunApplied, Store, StoreError};
+use crate::store::{stable_id, FeedEntry, Item, RunApplied, RunLedger, Store, StoreError};
 use sha2::{Digest, Sha256};
 
 /// A transaction holds 100 items: the ledger entry and 99 campaigns.
 pub const MAX_CAMPAIGNS_PER_RUN: usize = 99;
 /// Message updates per feed item (a wamid each, about 60 bytes: feed items stay near 12 KB).
 pub const UPDATES_PER_FEED_ITEM: usize = 200;
+/// The summary of a feed item that is also the ledger entry: with its keys and the ledger's
+/// fields the item stays under 1 KB, which a transaction bills as 2 write units.
+pub const LEDGER_SUMMARY_BYTES: usize = 600;
 
 /// What folding a batch did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,6 +52,19 @@ pub struct CounterFold {
     store: Store,
 }
 
+/// A `(tenant, campaign)` group of a run's moves.
+type Group = (String, Option<String>);
+
+/// One feed item of a run, before its id is chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FeedPiece {
+    tenant_id: String,
+    campaign_id: Option<String>,
+    /// The piece's number within its group.
+    chunk: usize,
+    summary: String,
+}
+
 impl CounterFold {
     pub fn new(store: Store) -> Self {
         Self { store }
@@ -63,16 +85,26 @@ impl CounterFold {
                 rest = &rest[run.len()..];
                 continue;
             }
+            let ledger_group = ledger_group(first);
+            let pieces = feed_pieces(&folded, ledger_group.as_ref());
+            let (ledger, others) = match &ledger_group {
+                Some(_) => (
+                    RunLedger::feed_item(ledger_feed_item(first, &pieces[0])),
+                    &pieces[1..],
+                ),
+                None => (RunLedger::entry(&first.event_id), &pieces[..]),
+            };
             let last = &run[run.len() - 1].sequence;
             let applied = self
                 .store
-                .apply_counter_run(&first.event_id, last, now_ms(), &folded.deltas)
+                .apply_counter_run(&ledger, last, now_ms(), &folded.deltas)
                 .await?;
             let covered = match applied {
                 RunApplied::Now { at_ms } => {
                     outcome.runs_applied += 1;
                     outcome.campaign_updates += folded.deltas.len();
-                    outcome.feed_items += self.feed(&first.event_id, at_ms, &folded).await?;
+                    outcome.feed_items += pieces.len() - others.len();
+                    outcome.feed_items += self.write_feed(first, at_ms, others).await?;
                     self.check_breaker(&folded, at_ms, &mut outcome).await?;
                     run.len()
                 }
@@ -81,7 +113,7 @@ impl CounterFold {
                     at_ms,
                 } => {
                     // The earlier attempt's run ended at `last_sequence`; this batch may reach
-                    // further. Its feed items are written again, identically.
+                    // further. Its feed items (but the ledger) are written again, identically.
                     let covered = rest
                         .iter()
                         .take_while(|c| c.sequence <= last_sequence)
@@ -89,7 +121,9 @@ impl CounterFold {
                         .max(1);
                     outcome.runs_found_applied += 1;
                     let earlier = fold(&rest[..covered]);
-                    outcome.feed_items += self.feed(&first.event_id, at_ms, &earlier).await?;
+                    let pieces = feed_pieces(&earlier, ledger_group.as_ref());
+                    let skip = usize::from(ledger_group.is_some()).min(pieces.len());
+                    outcome.feed_items += self.write_feed(first, at_ms, &pieces[skip..]).await?;
                     // The attempt that applied it may have stopped before its check.
                     self.check_breaker(&earlier, at_ms, &mut outcome).await?;
                     covered
@@ -116,61 +150,143 @@ impl CounterFold {
         Ok(())
     }
 
-    /// One feed item per tenant and campaign (and per 200 updates), with ids derived from the
-    /// run and its time: the same run always writes the same items.
-    async fn feed(&self, run_id: &str, at_ms: u64, folded: &Fold) -> Result<usize, StoreError> {
-        let mut written = 0;
-        for ((tenant_id, campaign_id), transitions) in &folded.transitions {
-            for (chunk, updates) in transitions.chunks(UPDATES_PER_FEED_ITEM).enumerate() {
-                let moves: Vec<_> = group_moves(updates)
-                    .into_iter()
-                    .map(|m| {
-                        let mut group = serde_json::json!({
-                            "from": m.from.as_str(),
-                            "to": m.to.as_str(),
-                            "wamids": m.wamids,
-                        });
-                        // Failures carry the catalogue's words, not a bare number.
-                        if let Some(code) = m.error_code {
-                            let e = explain(code);
-                            group["error"] = serde_json::json!({
-                                "code": code,
-                                "title": e.title,
-                                "class": e.class.as_str(),
-                            });
-                        }
-                        group
-                    })
-                    .collect();
-                let entry = FeedEntry {
-                    kind: "message_statuses",
-                    summary: serde_json::json!({ "campaign_id": campaign_id, "moves": moves })
-                        .to_string(),
-                };
-                let seed = stable_id(&[
-                    run_id,
-                    tenant_id,
-                    campaign_id.as_deref().unwrap_or(""),
-                    &chunk.to_string(),
-                ]);
-                let id = feed_id(at_ms, &seed);
-                self.store
-                    .put_feed_item(entry.item_with_id(tenant_id, id, at_ms / 1000))
-                    .await?;
-                written += 1;
-            }
+    /// Writes a run's feed items (but the ledger), with ids derived from the run and its time
+    /// ([`feed_time_ms`]).
+    async fn write_feed(
+        &self,
+        first: &StreamChange,
+        applied_ms: u64,
+        pieces: &[FeedPiece],
+    ) -> Result<usize, StoreError> {
+        let at_ms = feed_time_ms(first, applied_ms);
+        for piece in pieces {
+            let seed = stable_id(&[
+                &first.event_id,
+                &piece.tenant_id,
+                piece.campaign_id.as_deref().unwrap_or(""),
+                &piece.chunk.to_string(),
+            ]);
+            self.store
+                .put_feed_item(piece_entry(piece).item_with_id(
+                    &piece.tenant_id,
+                    feed_id(at_ms, &seed),
+                    at_ms / 1000,
+                ))
+                .await?;
         }
-        Ok(written)
+        Ok(pieces.len())
     }
+}
+
+/// The feed item that is the run's ledger: its id follows from the first record alone.
+fn ledger_feed_item(first: &StreamChange, piece: &FeedPiece) -> Item {
+    let at_ms = feed_time_ms(first, 0);
+    let id = feed_id(at_ms, &stable_id(&[&first.event_id]));
+    piece_entry(piece).item_with_id(&piece.tenant_id, id, at_ms / 1000)
+}
+
+/// The time in a run's feed ids: the time its first record was made (whole seconds from a
+/// stream; readers of the feed let ids settle a few seconds before they send them, so an item
+/// named a little before it is written is not passed over), else the time the run was applied.
+fn feed_time_ms(first: &StreamChange, applied_ms: u64) -> u64 {
+    if first.created_ms > 0 {
+        first.created_ms
+    } else {
+        applied_ms
+    }
+}
+
+/// The group whose first feed item is the run's ledger: the first record's, when that record
+/// moves a delivery (so the item reports something) and says when it was made (so the item's
+/// id follows from the record alone). Otherwise the run has a ledger entry of its own.
+fn ledger_group(first: &StreamChange) -> Option<Group> {
+    if first.created_ms == 0 || !first.moves_delivery() {
+        return None;
+    }
+    first
+        .after
+        .as_ref()
+        .map(|i| (i.tenant_id.clone(), i.campaign_id.clone()))
+}
+
+fn piece_entry(piece: &FeedPiece) -> FeedEntry {
+    FeedEntry {
+        kind: "message_statuses",
+        summary: piece.summary.clone(),
+    }
+}
+
+/// A run's feed items: one per group and per [`UPDATES_PER_FEED_ITEM`] updates. With a
+/// `ledger_group`, the first piece is that group's first, cut to [`LEDGER_SUMMARY_BYTES`], and
+/// the rest of that group follows in pieces of its own.
+fn feed_pieces(folded: &Fold, ledger_group: Option<&Group>) -> Vec<FeedPiece> {
+    let mut pieces = Vec::new();
+    let mut push = |group: &Group, chunk: usize, updates: &[Transition]| {
+        pieces.push(FeedPiece {
+            tenant_id: group.0.clone(),
+            campaign_id: group.1.clone(),
+            chunk,
+            summary: summary(group.1.as_deref(), updates),
+        });
+    };
+    if let Some(group) = ledger_group {
+        let updates = folded.transitions.get(group).map_or(&[][..], Vec::as_slice);
+        let fits = (0..=updates.len().min(UPDATES_PER_FEED_ITEM))
+            .take_while(|&k| {
+                summary(group.1.as_deref(), &updates[..k]).len() <= LEDGER_SUMMARY_BYTES
+            })
+            .last()
+            .unwrap_or(0);
+        push(group, 0, &updates[..fits]);
+        for (i, chunk) in updates[fits..].chunks(UPDATES_PER_FEED_ITEM).enumerate() {
+            push(group, i + 1, chunk);
+        }
+    }
+    for (group, transitions) in &folded.transitions {
+        if Some(group) == ledger_group {
+            continue;
+        }
+        for (i, chunk) in transitions.chunks(UPDATES_PER_FEED_ITEM).enumerate() {
+            push(group, i, chunk);
+        }
+    }
+    pieces
+}
+
+/// A `message_statuses` summary: `{"campaign_id", "moves": [{"from","to","wamids","error"?}]}`.
+fn summary(campaign_id: Option<&str>, updates: &[Transition]) -> String {
+    let moves: Vec<_> = group_moves(updates)
+        .into_iter()
+        .map(|m| {
+            let mut group = serde_json::json!({
+                "from": m.from.as_str(),
+                "to": m.to.as_str(),
+                "wamids": m.wamids,
+            });
+            // Failures carry the catalogue's words, not a bare number.
+            if let Some(code) = m.error_code {
+                let e = explain(code);
+                group["error"] = serde_json::json!({
+                    "code": code,
+                    "title": e.title,
+                    "class": e.class.as_str(),
+                });
+            }
+            group
+        })
+        .collect();
+    serde_json::json!({ "campaign_id": campaign_id, "moves": moves }).to_string()
 }
 
 /// A stream record as a change to count: `None` for records of other items, and for removals
 /// (the application never deletes a message, and counts outlive it); `Err` when a message image
-/// does not have a message's shape.
+/// does not have a message's shape. `created_ms` is the record's `ApproximateCreationDateTime`
+/// (0 when absent).
 pub fn change_of_record(
     event_id: &str,
     event_name: &str,
     sequence_number: &str,
+    created_ms: u64,
     old_image: &serde_dynamo::Item,
     new_image: &serde_dynamo::Item,
 ) -> Result<Option<StreamChange>, serde_dynamo::Error> {
@@ -190,6 +306,7 @@ pub fn change_of_record(
     Ok(Some(StreamChange {
         event_id: event_id.to_owned(),
         sequence: sequence_key(sequence_number),
+        created_ms,
         before: image(old_image)?,
         after: image(new_image)?,
     }))
@@ -216,6 +333,136 @@ fn now_ms() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::status::Delivery;
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    fn change(seq: u64, tenant: &str, campaign: &str, wamid: &str, to: &str) -> StreamChange {
+        let image = |delivery: Option<&str>| MessageImage {
+            tenant_id: tenant.into(),
+            wamid: wamid.into(),
+            campaign_id: Some(campaign.into()),
+            delivery: delivery.map(str::to_owned),
+            ..MessageImage::default()
+        };
+        StreamChange {
+            event_id: format!("event-{seq}"),
+            sequence: sequence_key(&seq.to_string()),
+            created_ms: 1_796_000_000_000,
+            before: Some(image(None)),
+            after: Some(image(Some(to))),
+        }
+    }
+
+    /// An item's size by DynamoDB's rule for strings (names and values in UTF-8 bytes) and
+    /// numbers (about one byte per two digits, plus one), as the capacity model counts it.
+    fn item_bytes(item: &Item) -> usize {
+        item.iter()
+            .map(|(name, value)| {
+                name.len()
+                    + match value {
+                        AttributeValue::S(v) => v.len(),
+                        AttributeValue::N(v) => v.len().div_ceil(2) + 1,
+                        _ => 0,
+                    }
+            })
+            .sum()
+    }
+
+    fn wamid(i: usize) -> String {
+        format!("wamid.HBgLMTU1NTEyMzQ1NjcVAgARGBI{i:025}")
+    }
+
+    #[test]
+    fn the_ledger_feed_item_stays_under_a_kilobyte_and_every_move_is_written_once() {
+        let tenant = "t".repeat(64);
+        let run: Vec<_> = (0..100)
+            .map(|i| {
+                change(
+                    i as u64,
+                    &tenant,
+                    if i % 3 == 0 { "c2" } else { "c1" },
+                    &wamid(i),
+                    "sent",
+                )
+            })
+            .collect();
+        assert_eq!(wamid(0).len(), 58);
+        let folded = fold(&run);
+        let group = ledger_group(&run[0]);
+        let pieces = feed_pieces(&folded, group.as_ref());
+
+        // The first piece is the first record's group, cut to fit.
+        assert_eq!(pieces[0].campaign_id.as_deref(), Some("c2"));
+        assert!(pieces[0].summary.len() <= LEDGER_SUMMARY_BYTES);
+        let mut ledger = ledger_feed_item(&run[0], &pieces[0]);
+        // The fields the store adds to a ledger entry, at their largest.
+        ledger.insert(
+            "last_sequence".into(),
+            AttributeValue::S(sequence_key(&"9".repeat(40))),
+        );
+        ledger.insert("at_ms".into(), AttributeValue::N(u64::MAX.to_string()));
+        ledger.insert("campaigns".into(), AttributeValue::N("99".into()));
+        ledger.insert("expires_at".into(), AttributeValue::N(u64::MAX.to_string()));
+        assert!(item_bytes(&ledger) <= 1024, "{} bytes", item_bytes(&ledger));
+
+        // Every wamid once, across the pieces.
+        let mut written: Vec<String> = pieces
+            .iter()
+            .flat_map(|p| {
+                let summary: serde_json::Value = serde_json::from_str(&p.summary).unwrap();
+                summary["moves"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|m| m["wamids"].as_array().unwrap().clone())
+                    .map(|w| w.as_str().unwrap().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        written.sort();
+        let mut expected: Vec<String> = (0..100).map(wamid).collect();
+        expected.sort();
+        assert_eq!(written, expected);
+        // The rest of the first group follows in a piece of its own, numbered after the first.
+        assert_eq!(
+            pieces
+                .iter()
+                .map(|p| (p.campaign_id.as_deref(), p.chunk))
+                .collect::<Vec<_>>(),
+            [(Some("c2"), 0), (Some("c2"), 1), (Some("c1"), 0)]
+        );
+    }
+
+    #[test]
+    fn a_run_whose_first_record_moves_nothing_or_has_no_time_has_a_ledger_entry_of_its_own() {
+        let mut still = change(1, "acme", "c1", &wamid(1), "sent");
+        still.before = still.after.clone();
+        assert_eq!(ledger_group(&still), None);
+        let mut untimed = change(1, "acme", "c1", &wamid(1), "sent");
+        untimed.created_ms = 0;
+        assert_eq!(ledger_group(&untimed), None);
+
+        let run = [still, change(2, "acme", "c2", &wamid(2), "delivered")];
+        let pieces = feed_pieces(&fold(&run), None);
+        assert_eq!(pieces.len(), 1);
+        assert_eq!(pieces[0].campaign_id.as_deref(), Some("c2"));
+        assert!(pieces[0].summary.contains(Delivery::Delivered.as_str()));
+    }
+
+    #[test]
+    fn the_ledger_key_follows_from_the_first_record_alone() {
+        let first = change(1, "acme", "c1", &wamid(1), "sent");
+        let short = [first.clone()];
+        let long = [first.clone(), change(2, "acme", "c0", &wamid(2), "sent")];
+        let key = |run: &[StreamChange]| {
+            let pieces = feed_pieces(&fold(run), ledger_group(&run[0]).as_ref());
+            let item = ledger_feed_item(&run[0], &pieces[0]);
+            (item["pk"].clone(), item["sk"].clone())
+        };
+        // A retried batch that reaches further (and holds a campaign that sorts first) finds
+        // the same ledger entry.
+        assert_eq!(key(&short), key(&long));
+    }
 
     #[test]
     fn feed_ids_are_time_ordered_and_repeatable() {

@@ -102,6 +102,10 @@ impl StreamCounter {
                             r.event_id.as_deref().unwrap_or_default(),
                             &event_name,
                             record.sequence_number.as_deref().unwrap_or_default(),
+                            record
+                                .approximate_creation_date_time
+                                .and_then(|t| u64::try_from(t.to_millis().ok()?).ok())
+                                .unwrap_or(0),
                             &image(record.old_image),
                             &image(record.new_image),
                         )

@@ -23,6 +23,9 @@ pub fn changes(event: &Event) -> Vec<StreamChange> {
                 &record.event_id,
                 &record.event_name,
                 sequence,
+                // 0 when absent: the event type reads a missing time as the epoch.
+                u64::try_from(record.change.approximate_creation_date_time.timestamp_millis())
+                    .unwrap_or(0),
                 &record.change.old_image,
                 &record.change.new_image,
             ) {

@@ -14,7 +14,7 @@ use lambda_http::{Request, RequestExt, Response};
 use shared::auth::{Caller, KeyedVerifier, Role};
 use shared::config::{optional, ConfigError, TokenConfig};
 use shared::realtime::{push::topics_of, sse, Message, Stream as FeedStream};
-use shared::store::{FeedEntry, Store};
+use shared::store::{feed_id_floor, FeedEntry, Store};
 use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -33,6 +33,10 @@ pub struct Settings {
     /// How often the feed is read (each read is one Query).
     pub poll: Duration,
     pub heartbeat: Duration,
+    /// How long an id waits before it is sent: the counters fold names its feed items by the
+    /// second their stream record was made, and writes them up to a couple of seconds later.
+    /// Waiting this long, a stream never sends an id before an item that sorts below it exists.
+    pub settle: Duration,
     /// A stream ends this long before the invocation's deadline.
     pub end_margin: Duration,
     /// And at most this long after it started.
@@ -41,12 +45,13 @@ pub struct Settings {
 
 impl Settings {
     /// Reads `TABLE_NAME`, and optionally `SSE_POLL_MILLIS` (1000), `SSE_HEARTBEAT_SECONDS`
-    /// (15), `SSE_END_MARGIN_SECONDS` (5), `SSE_MAX_SECONDS` (840).
+    /// (15), `SSE_SETTLE_MILLIS` (3000), `SSE_END_MARGIN_SECONDS` (5), `SSE_MAX_SECONDS` (840).
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             table_name: shared::config::required("TABLE_NAME")?,
             poll: Duration::from_millis(optional("SSE_POLL_MILLIS", 1000)?),
             heartbeat: Duration::from_secs(optional("SSE_HEARTBEAT_SECONDS", 15)?),
+            settle: Duration::from_millis(optional("SSE_SETTLE_MILLIS", 3000)?),
             end_margin: Duration::from_secs(optional("SSE_END_MARGIN_SECONDS", 5)?),
             max_stream: Duration::from_secs(optional("SSE_MAX_SECONDS", 840)?),
         })
@@ -238,7 +243,7 @@ async fn health(app: &App, caller: &Caller) -> Response<SseBody> {
 
 /// Where a stream starts: right after `Last-Event-ID` (header, or `?last_event_id=` for a
 /// first connection that resumes), else now.
-fn start_after(request: &Request) -> String {
+fn start_after(request: &Request, settle: Duration) -> String {
     let given = request
         .headers()
         .get("last-event-id")
@@ -246,8 +251,18 @@ fn start_after(request: &Request) -> String {
         .or_else(|| query_param(request, "last_event_id"));
     match given.map(str::trim).filter(|id| sse::valid_event_id(id)) {
         Some(id) => id.to_owned(),
-        None => uuid::Uuid::now_v7().to_string(),
+        // A new stream starts where ids have settled: it may repeat a few seconds from before
+        // it opened, but loses nothing written after.
+        None => feed_id_floor(settled_ms(settle)),
     }
+}
+
+/// Now less `settle`, in ms since the epoch.
+fn settled_ms(settle: Duration) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    now.saturating_sub(settle).as_millis() as u64
 }
 
 /// The state of one open stream.
@@ -265,13 +280,15 @@ struct Feed {
 }
 
 impl Feed {
-    /// Reads what the feed holds after `last`; every item read moves `last`, sent or not.
+    /// Reads what the feed holds after `last`, up to the ids that have settled; every item read
+    /// moves `last`, sent or not.
     async fn poll(&mut self) {
         const PAGE: i32 = 100;
+        let until = feed_id_floor(settled_ms(self.app.settings.settle));
         match self
             .app
             .store
-            .feed_after(&self.tenant_id, &self.last, PAGE)
+            .feed_after(&self.tenant_id, &self.last, &until, PAGE)
             .await
         {
             Ok(items) => {
@@ -360,7 +377,7 @@ fn open(
         app,
         tenant_id: caller.tenant_id.clone(),
         stream,
-        last: start_after(request),
+        last: start_after(request, settings.settle),
         end: started + by_deadline.min(settings.max_stream),
         next_poll: started,
         next_heartbeat: started + settings.heartbeat,

@@ -194,8 +194,25 @@ pub struct StreamChange {
     pub event_id: String,
     /// The record's sequence number, padded by [`sequence_key`] so strings compare as numbers.
     pub sequence: String,
+    /// When the stream record was made (its `ApproximateCreationDateTime`, in ms; whole seconds
+    /// on AWS), 0 when the record does not say. A retried record keeps it.
+    pub created_ms: u64,
     pub before: Option<MessageImage>,
     pub after: Option<MessageImage>,
+}
+
+impl StreamChange {
+    /// Whether the message's delivery moved (what a feed item reports).
+    pub fn moves_delivery(&self) -> bool {
+        self.after.as_ref().is_some_and(|after| {
+            let from = self
+                .before
+                .as_ref()
+                .map(MessageImage::delivery)
+                .unwrap_or_default();
+            from != after.delivery()
+        })
+    }
 }
 
 /// Stream sequence numbers are decimal strings of up to 40 digits; padded to 40 they compare as
@@ -272,24 +289,22 @@ pub fn fold(changes: &[StreamChange]) -> Fold {
         if let Some((campaign, tally)) = change.after.as_ref().and_then(contribution) {
             out.deltas.entry(campaign).or_default().add(&tally);
         }
-        if let Some(after) = &change.after {
+        if let Some(after) = change.after.as_ref().filter(|_| change.moves_delivery()) {
             let from = change
                 .before
                 .as_ref()
                 .map(MessageImage::delivery)
                 .unwrap_or_default();
             let to = after.delivery();
-            if from != to {
-                out.transitions
-                    .entry((after.tenant_id.clone(), after.campaign_id.clone()))
-                    .or_default()
-                    .push(Transition {
-                        wamid: after.wamid.clone(),
-                        from,
-                        to,
-                        error_code: after.error_code.filter(|_| to == Delivery::Failed),
-                    });
-            }
+            out.transitions
+                .entry((after.tenant_id.clone(), after.campaign_id.clone()))
+                .or_default()
+                .push(Transition {
+                    wamid: after.wamid.clone(),
+                    from,
+                    to,
+                    error_code: after.error_code.filter(|_| to == Delivery::Failed),
+                });
         }
     }
     out.deltas.retain(|_, t| !t.is_zero());
@@ -378,6 +393,7 @@ mod tests {
         StreamChange {
             event_id: format!("e{seq}"),
             sequence: sequence_key(&seq.to_string()),
+            created_ms: 1_700_000_000_000 + seq * 1000,
             before,
             after: Some(after),
         }

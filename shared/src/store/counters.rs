@@ -1,6 +1,7 @@
 //! Campaign counters, moved by the counters fold once per run of stream records: one transaction
 //! of a ledger entry (keyed by the run's first stream record, so a retried run finds it) and one
-//! `ADD` per campaign. See `crate::counters`.
+//! `ADD` per campaign. The ledger entry is the run's first feed item when the run's time is known
+//! (so a run pays for one item, not two), or an entry of its own. See `crate::counters`.
 
 use super::expr::Expr;
 use super::{dynamo, key, keys, n, now, s, Item, Store, StoreError};
@@ -22,13 +23,43 @@ pub enum RunApplied {
     Earlier { last_sequence: String, at_ms: u64 },
 }
 
+/// The item that records a run as applied, written in the run's transaction only if no item
+/// has its key. Its key must follow from the run's first record alone, so that a retried run,
+/// however far its batch reaches, finds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunLedger {
+    item: Item,
+}
+
+impl RunLedger {
+    /// An entry of its own, named by the run's first record.
+    pub fn entry(first_event_id: &str) -> Self {
+        let mut item = key(keys::counted_run(first_event_id), keys::LEDGER_SK);
+        item.insert("entity".into(), s("counted_run"));
+        Self { item }
+    }
+
+    /// A feed item that doubles as the ledger entry (its key derived from the run's first
+    /// record). It is kept as long as a ledger entry.
+    pub fn feed_item(item: Item) -> Self {
+        Self { item }
+    }
+
+    fn key(&self) -> Item {
+        ["pk", "sk"]
+            .into_iter()
+            .filter_map(|k| self.item.get(k).map(|v| (k.to_owned(), v.clone())))
+            .collect()
+    }
+}
+
 impl Store {
-    /// Applies a run's counter deltas exactly once. `first_event_id` names the run (its first
-    /// stream record), `last_sequence` is its last record's padded sequence number. Deltas of
-    /// campaigns that do not exist are dropped with an error log: retrying cannot create them.
+    /// Applies a run's counter deltas exactly once, with `ledger` as its record. `last_sequence`
+    /// is its last stream record's padded sequence number. Deltas of campaigns that do not exist
+    /// are dropped with an error log: retrying cannot create them.
     pub async fn apply_counter_run(
         &self,
-        first_event_id: &str,
+        ledger: &RunLedger,
         last_sequence: &str,
         at_ms: u64,
         deltas: &BTreeMap<CampaignRef, Tally>,
@@ -36,7 +67,7 @@ impl Store {
         let mut campaigns: Vec<(&CampaignRef, &Tally)> = deltas.iter().collect();
         loop {
             let mut items = vec![TransactWriteItem::builder()
-                .put(self.ledger_put(first_event_id, last_sequence, at_ms, campaigns.len())?)
+                .put(self.ledger_put(ledger, last_sequence, at_ms, campaigns.len())?)
                 .build()];
             for ((tenant_id, campaign_id), tally) in &campaigns {
                 let mut e = Expr::new();
@@ -76,7 +107,7 @@ impl Store {
                 .map(|(i, _)| i)
                 .collect();
             if failed.first() == Some(&0) {
-                return self.ledger(first_event_id).await;
+                return self.ledger(ledger).await;
             }
             if failed.is_empty() {
                 // Throttled or in conflict with another writer: transient, the batch is retried.
@@ -98,13 +129,12 @@ impl Store {
 
     fn ledger_put(
         &self,
-        first_event_id: &str,
+        ledger: &RunLedger,
         last_sequence: &str,
         at_ms: u64,
         campaigns: usize,
     ) -> Result<Put, StoreError> {
-        let mut item = key(keys::counted_run(first_event_id), keys::LEDGER_SK);
-        item.insert("entity".into(), s("counted_run"));
+        let mut item = ledger.item.clone();
         item.insert("last_sequence".into(), s(last_sequence));
         item.insert("at_ms".into(), n(at_ms));
         item.insert("campaigns".into(), n(campaigns));
@@ -118,15 +148,12 @@ impl Store {
     }
 
     /// The ledger entry of a run already applied (strongly consistent).
-    async fn ledger(&self, first_event_id: &str) -> Result<RunApplied, StoreError> {
+    async fn ledger(&self, ledger: &RunLedger) -> Result<RunApplied, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(
-                keys::counted_run(first_event_id),
-                keys::LEDGER_SK,
-            )))
+            .set_key(Some(ledger.key()))
             .consistent_read(true)
             .send()
             .await

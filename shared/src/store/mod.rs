@@ -20,7 +20,7 @@ mod templates;
 pub use breaker::{error_counts, CampaignFailures};
 pub use campaigns::{CampaignRecord, HoldOutcome, NewCampaign, ReleaseOutcome, ACTIVE, PAUSED};
 pub use connections::{Connection, CONNECTION_TTL_SECONDS};
-pub use counters::{RunApplied, LEDGER_TTL_SECONDS};
+pub use counters::{RunApplied, RunLedger, LEDGER_TTL_SECONDS};
 pub use engagement::{
     CampaignReplies, OptOut, Reply, Window, DEFAULT_OPT_OUT_PAYLOADS,
     WINDOW_KEPT_AFTER_CLOSE_SECONDS, WINDOW_SECONDS,
@@ -29,7 +29,7 @@ pub use messages::{MessageKey, MessagesCursor, Registration, RegistrationOutcome
 pub use migrate::MovePage;
 pub use notifications::DELIVERY_TTL_SECONDS;
 pub use phones::{PhoneNumberRecord, PhoneState};
-pub use records::{stable_id, AlertRecord, FeedEntry, FeedImage};
+pub use records::{feed_id_floor, stable_id, AlertRecord, FeedEntry, FeedImage};
 pub use routing::{PhoneRoute, Route};
 pub use templates::{clip, NewTemplate, TemplateRecord};
 

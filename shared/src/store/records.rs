@@ -63,6 +63,14 @@ impl FeedEntry {
     }
 }
 
+/// The smallest feed id at `at_ms`: every feed id made at or after that millisecond sorts
+/// above it (feed ids are UUIDv7, time first).
+pub fn feed_id_floor(at_ms: u64) -> String {
+    uuid::Builder::from_unix_timestamp_millis(at_ms, &[0; 10])
+        .into_uuid()
+        .to_string()
+}
+
 /// A stored alert.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct AlertRecord {
@@ -220,30 +228,42 @@ impl Store {
 }
 
 impl Store {
-    /// A tenant's feed items after `after` (a feed sort key), oldest first, up to `limit`: what a
-    /// realtime stream sends next, and how it resumes without a gap or a repeat.
+    /// A tenant's feed items after `after` and up to `until` (feed sort keys), oldest first, up
+    /// to `limit`: what a realtime stream sends next, and how it resumes without a gap or a
+    /// repeat. `until` holds back ids that may still be joined by items written late (see
+    /// [`feed_id_floor`]).
     pub async fn feed_after(
         &self,
         tenant_id: &str,
         after: &str,
+        until: &str,
         limit: i32,
     ) -> Result<Vec<FeedImage>, StoreError> {
+        if until <= after {
+            return Ok(Vec::new());
+        }
+        // BETWEEN includes `after` itself: one more item is asked for, and it is left out.
         let out = self
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND sk > :after")
+            .key_condition_expression("pk = :pk AND sk BETWEEN :after AND :until")
             .expression_attribute_values(":pk", s(keys::feed(tenant_id)))
             .expression_attribute_values(":after", s(after))
+            .expression_attribute_values(":until", s(until))
             .consistent_read(true)
-            .limit(limit)
+            .limit(limit.saturating_add(1))
             .send()
             .await
             .map_err(dynamo)?;
-        out.items
+        let mut items = out
+            .items
             .unwrap_or_default()
             .into_iter()
-            .map(|i| serde_dynamo::from_item(i).map_err(StoreError::from))
-            .collect()
+            .map(|i| serde_dynamo::from_item::<_, FeedImage>(i).map_err(StoreError::from))
+            .filter(|i| !matches!(i, Ok(image) if image.sk == after))
+            .collect::<Result<Vec<_>, _>>()?;
+        items.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok(items)
     }
 }
