@@ -27,9 +27,6 @@ use sha2::{Digest, Sha256};
 pub const MAX_CAMPAIGNS_PER_RUN: usize = 99;
 /// Message updates per feed item (a wamid each, about 60 bytes: feed items stay near 12 KB).
 pub const UPDATES_PER_FEED_ITEM: usize = 200;
-/// The summary of a feed item that is also the ledger entry: with its keys and the ledger's
-/// fields the item stays under 1 KB, which a transaction bills as 2 write units.
-pub const LEDGER_SUMMARY_BYTES: usize = 600;
 
 /// What folding a batch did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -86,7 +83,8 @@ impl CounterFold {
                 continue;
             }
             let ledger_group = ledger_group(first);
-            let pieces = feed_pieces(&folded, ledger_group.as_ref());
+            let ledger_of_run = ledger_group.as_ref().map(|g| (first, g));
+            let pieces = feed_pieces(&folded, ledger_of_run);
             let (ledger, others) = match &ledger_group {
                 Some(_) => (
                     RunLedger::feed_item(ledger_feed_item(first, &pieces[0])),
@@ -121,7 +119,7 @@ impl CounterFold {
                         .max(1);
                     outcome.runs_found_applied += 1;
                     let earlier = fold(&rest[..covered]);
-                    let pieces = feed_pieces(&earlier, ledger_group.as_ref());
+                    let pieces = feed_pieces(&earlier, ledger_of_run);
                     let skip = usize::from(ledger_group.is_some()).min(pieces.len());
                     outcome.feed_items += self.write_feed(first, at_ms, &pieces[skip..]).await?;
                     // The attempt that applied it may have stopped before its check.
@@ -216,38 +214,56 @@ fn piece_entry(piece: &FeedPiece) -> FeedEntry {
     }
 }
 
-/// A run's feed items: one per group and per [`UPDATES_PER_FEED_ITEM`] updates. With a
-/// `ledger_group`, the first piece is that group's first, cut to [`LEDGER_SUMMARY_BYTES`], and
-/// the rest of that group follows in pieces of its own.
-fn feed_pieces(folded: &Fold, ledger_group: Option<&Group>) -> Vec<FeedPiece> {
-    let mut pieces = Vec::new();
-    let mut push = |group: &Group, chunk: usize, updates: &[Transition]| {
-        pieces.push(FeedPiece {
-            tenant_id: group.0.clone(),
-            campaign_id: group.1.clone(),
-            chunk,
-            summary: summary(group.1.as_deref(), updates),
-        });
+/// A run's feed items: one per group and per [`UPDATES_PER_FEED_ITEM`] updates. With a ledger
+/// (`first`, the run's first record, whose group is `ledger_group`), the first piece is the
+/// ledger's: the first group of that tenant that fits in it whole (the first record's first),
+/// else as much of the first record's group as fits, the rest following in pieces of its own.
+/// The choice depends only on the records the run covers, so a retry makes the same pieces.
+fn feed_pieces(folded: &Fold, ledger: Option<(&StreamChange, &Group)>) -> Vec<FeedPiece> {
+    let piece = |group: &Group, chunk: usize, updates: &[Transition]| FeedPiece {
+        tenant_id: group.0.clone(),
+        campaign_id: group.1.clone(),
+        chunk,
+        summary: summary(group.1.as_deref(), updates),
     };
-    if let Some(group) = ledger_group {
-        let updates = folded.transitions.get(group).map_or(&[][..], Vec::as_slice);
-        let fits = (0..=updates.len().min(UPDATES_PER_FEED_ITEM))
-            .take_while(|&k| {
-                summary(group.1.as_deref(), &updates[..k]).len() <= LEDGER_SUMMARY_BYTES
-            })
-            .last()
-            .unwrap_or(0);
-        push(group, 0, &updates[..fits]);
-        for (i, chunk) in updates[fits..].chunks(UPDATES_PER_FEED_ITEM).enumerate() {
-            push(group, i + 1, chunk);
+    let updates_of = |group: &Group| folded.transitions.get(group).map_or(&[][..], Vec::as_slice);
+    let mut pieces = Vec::new();
+    let mut in_ledger = None;
+    if let Some((first, first_group)) = ledger {
+        let fits = |p: &FeedPiece| RunLedger::fits_one_kilobyte(&ledger_feed_item(first, p));
+        let same_tenant = folded
+            .transitions
+            .keys()
+            .filter(|g| g.0 == first_group.0 && *g != first_group);
+        let whole = std::iter::once(first_group)
+            .chain(same_tenant)
+            .map(|g| (g, piece(g, 0, updates_of(g))))
+            .find(|(g, p)| updates_of(g).len() <= UPDATES_PER_FEED_ITEM && fits(p));
+        match whole {
+            Some((group, p)) => {
+                pieces.push(p);
+                in_ledger = Some(group);
+            }
+            None => {
+                let updates = updates_of(first_group);
+                let cut = (1..=updates.len().min(UPDATES_PER_FEED_ITEM))
+                    .take_while(|&k| fits(&piece(first_group, 0, &updates[..k])))
+                    .last()
+                    .unwrap_or(0);
+                pieces.push(piece(first_group, 0, &updates[..cut]));
+                for (i, chunk) in updates[cut..].chunks(UPDATES_PER_FEED_ITEM).enumerate() {
+                    pieces.push(piece(first_group, i + 1, chunk));
+                }
+                in_ledger = Some(first_group);
+            }
         }
     }
     for (group, transitions) in &folded.transitions {
-        if Some(group) == ledger_group {
+        if Some(group) == in_ledger {
             continue;
         }
         for (i, chunk) in transitions.chunks(UPDATES_PER_FEED_ITEM).enumerate() {
-            push(group, i, chunk);
+            pieces.push(piece(group, i, chunk));
         }
     }
     pieces
@@ -388,13 +404,14 @@ mod tests {
             .collect();
         assert_eq!(wamid(0).len(), 58);
         let folded = fold(&run);
-        let group = ledger_group(&run[0]);
-        let pieces = feed_pieces(&folded, group.as_ref());
+        let group = ledger_group(&run[0]).unwrap();
+        let pieces = feed_pieces(&folded, Some((&run[0], &group)));
 
-        // The first piece is the first record's group, cut to fit.
+        // No group fits whole: the first piece is the first record's group, cut to fit.
         assert_eq!(pieces[0].campaign_id.as_deref(), Some("c2"));
-        assert!(pieces[0].summary.len() <= LEDGER_SUMMARY_BYTES);
         let mut ledger = ledger_feed_item(&run[0], &pieces[0]);
+        assert!(RunLedger::fits_one_kilobyte(&ledger));
+        assert!(pieces[0].summary.len() > 500, "the piece is filled");
         // The fields the store adds to a ledger entry, at their largest.
         ledger.insert(
             "last_sequence".into(),
@@ -450,12 +467,43 @@ mod tests {
     }
 
     #[test]
+    fn a_group_of_the_same_tenant_that_fits_whole_is_the_ledgers() {
+        // The first record's campaign moves 30 messages (too many for 1 KB), another campaign
+        // of the tenant 2, a third tenant's 1.
+        let mut run = vec![change(0, "acme", "big", &wamid(0), "sent")];
+        run.extend((1..30).map(|i| change(i, "acme", "big", &wamid(i as usize), "sent")));
+        run.push(change(30, "acme", "small", &wamid(30), "sent"));
+        run.push(change(31, "acme", "small", &wamid(31), "read"));
+        run.push(change(32, "globex", "other", &wamid(32), "sent"));
+        let group = ledger_group(&run[0]).unwrap();
+        let pieces = feed_pieces(&fold(&run), Some((&run[0], &group)));
+        assert_eq!(
+            pieces
+                .iter()
+                .map(|p| (p.tenant_id.as_str(), p.campaign_id.as_deref(), p.chunk))
+                .collect::<Vec<_>>(),
+            [
+                ("acme", Some("small"), 0),
+                ("acme", Some("big"), 0),
+                ("globex", Some("other"), 0)
+            ]
+        );
+        assert!(RunLedger::fits_one_kilobyte(&ledger_feed_item(
+            &run[0], &pieces[0]
+        )));
+        // Whole-group pieces as without a ledger, but for which one comes first.
+        let plain = feed_pieces(&fold(&run), None);
+        assert_eq!(plain.len(), 3);
+    }
+
+    #[test]
     fn the_ledger_key_follows_from_the_first_record_alone() {
         let first = change(1, "acme", "c1", &wamid(1), "sent");
         let short = [first.clone()];
         let long = [first.clone(), change(2, "acme", "c0", &wamid(2), "sent")];
         let key = |run: &[StreamChange]| {
-            let pieces = feed_pieces(&fold(run), ledger_group(&run[0]).as_ref());
+            let group = ledger_group(&run[0]).unwrap();
+            let pieces = feed_pieces(&fold(run), Some((&run[0], &group)));
             let item = ledger_feed_item(&run[0], &pieces[0]);
             (item["pk"].clone(), item["sk"].clone())
         };

@@ -45,11 +45,44 @@ impl RunLedger {
         Self { item }
     }
 
+    /// Whether `item`, with the fields the ledger adds at their largest, is at most 1 KB: a
+    /// transaction bills it 2 write units, what a ledger entry of its own costs.
+    pub fn fits_one_kilobyte(item: &Item) -> bool {
+        let ledger_fields = [
+            ("last_sequence", 40),
+            ("at_ms", u64::MAX.to_string().len().div_ceil(2) + 1),
+            ("campaigns", 2),
+            ("expires_at", u64::MAX.to_string().len().div_ceil(2) + 1),
+        ];
+        let added: usize = ledger_fields
+            .iter()
+            .map(|(name, value)| name.len() + value)
+            .sum();
+        let kept: usize = item
+            .iter()
+            .filter(|(name, _)| !ledger_fields.iter().any(|(n, _)| n == name))
+            .map(|(name, value)| name.len() + value_bytes(value))
+            .sum();
+        kept + added <= 1024
+    }
+
     fn key(&self) -> Item {
         ["pk", "sk"]
             .into_iter()
             .filter_map(|k| self.item.get(k).map(|v| (k.to_owned(), v.clone())))
             .collect()
+    }
+}
+
+/// A value's size by DynamoDB's rule ("Item sizes and formats" in the developer guide): a string
+/// its UTF-8 bytes, a number at most one byte per two digits plus one, a boolean or null one.
+/// Other types (not in a ledger entry) are counted by their debug form, an overestimate.
+fn value_bytes(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(v) => v.len(),
+        AttributeValue::N(v) => v.len().div_ceil(2) + 1,
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        other => format!("{other:?}").len(),
     }
 }
 
