@@ -3,8 +3,9 @@
 //!
 //! The processor writes a status as one plain conditional update of the message item (1 write
 //! unit). The stream carries each change with its old and new image; this fold turns a batch
-//! of them into runs of at most [`MAX_CAMPAIGNS_PER_RUN`] campaigns, and writes each run as one
-//! transaction: a ledger entry keyed by the run's first record, plus one `ADD` per campaign.
+//! of them into runs of at most [`MAX_WRITES_PER_RUN`] writes, and writes each run as one
+//! transaction: a ledger entry keyed by the run's first record, plus one `ADD` per campaign and
+//! one per timeline bucket it moves (`domain::timeline`).
 //! Lambda retries a failed stream batch from its first record, so a retried run starts with the
 //! same record, finds its ledger entry, and skips what it covers.
 //!
@@ -23,8 +24,8 @@ use crate::domain::errors::explain;
 use crate::store::{stable_id, FeedEntry, Item, RunApplied, RunLedger, Store, StoreError};
 use sha2::{Digest, Sha256};
 
-/// A transaction holds 100 items: the ledger entry and 99 campaigns.
-pub const MAX_CAMPAIGNS_PER_RUN: usize = 99;
+/// A transaction holds 100 items: the ledger entry and 99 campaign counters and timeline buckets.
+pub const MAX_WRITES_PER_RUN: usize = 99;
 /// Message updates per feed item (a wamid each, about 60 bytes: feed items stay near 12 KB).
 pub const UPDATES_PER_FEED_ITEM: usize = 200;
 
@@ -76,7 +77,7 @@ impl CounterFold {
         };
         let mut rest = changes;
         while let Some(first) = rest.first() {
-            let run = &rest[first_run(rest, MAX_CAMPAIGNS_PER_RUN)];
+            let run = &rest[first_run(rest, MAX_WRITES_PER_RUN)];
             let folded = fold(run);
             if folded.is_empty() {
                 rest = &rest[run.len()..];
@@ -95,7 +96,7 @@ impl CounterFold {
             let last = &run[run.len() - 1].sequence;
             let applied = self
                 .store
-                .apply_counter_run(&ledger, last, now_ms(), &folded.deltas)
+                .apply_counter_run(&ledger, last, now_ms(), &folded.deltas, &folded.timeline)
                 .await?;
             let covered = match applied {
                 RunApplied::Now { at_ms } => {

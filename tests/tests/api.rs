@@ -479,6 +479,7 @@ async fn another_tenants_token_reads_and_writes_nothing_of_acme() {
         ("GET", "/campaigns/c-acme-1", None),
         ("GET", "/campaigns/c-acme-1/messages", None),
         ("GET", "/campaigns/c-acme-1/failures", None),
+        ("GET", "/campaigns/c-acme-1/timeline", None),
         ("POST", "/campaigns/c-acme-2/pause", None),
         ("POST", "/campaigns/c-acme-1/resume?force=true", None),
         (
@@ -824,6 +825,92 @@ async fn failures_are_explained_by_the_catalogue_and_unknown_codes_are_kept() {
     assert!(items[2]["title"].as_str().unwrap().contains("999001"));
     let (s, _) = get(&h, "/campaigns/c-missing/failures", &viewer).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_campaigns_timeline_is_served_zero_filled_and_summed_into_wider_buckets() {
+    let h = harness().await;
+    let viewer = token("acme", "viewer");
+    campaign_with_counters(
+        &h,
+        "acme",
+        "c-timeline",
+        SPRING_SALE.parse().unwrap(),
+        "ACTIVE",
+        (3, 2, 1),
+    )
+    .await;
+    // Two 5-minute buckets as the counters fold writes them.
+    use shared::store::{keys, n, s};
+    for (start, sent, read) in [(1_800_000_000u64, 2, 0), (1_800_000_300, 1, 1)] {
+        h.ddb
+            .update_item()
+            .table_name(&h.table)
+            .key("pk", s(keys::campaign_timeline("acme", "c-timeline")))
+            .key("sk", s(keys::timeline_bucket(start)))
+            .update_expression("SET entity = :e, #start = :start ADD sent :sent, #read :read")
+            .expression_attribute_names("#start", "start")
+            .expression_attribute_names("#read", "read")
+            .expression_attribute_values(":e", s("timeline"))
+            .expression_attribute_values(":start", n(start))
+            .expression_attribute_values(":sent", n(sent))
+            .expression_attribute_values(":read", n(read))
+            .send()
+            .await
+            .unwrap();
+    }
+    let uri = "/campaigns/c-timeline/timeline?from=1799999700&to=1800000600";
+    let (status, b) = get(&h, uri, &viewer).await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    assert_eq!(b["bucket"], 300);
+    let points: Vec<(i64, i64, i64)> = b["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["start"].as_i64().unwrap(),
+                p["sent"].as_i64().unwrap(),
+                p["read"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        points,
+        [
+            (1_799_999_700, 0, 0),
+            (1_800_000_000, 2, 0),
+            (1_800_000_300, 1, 1),
+            (1_800_000_600, 0, 0)
+        ]
+    );
+    let wide = "/campaigns/c-timeline/timeline?from=1799996400&to=1800000000&bucket=3600";
+    let (status, b) = get(&h, wide, &viewer).await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    assert_eq!(b["items"][1]["start"], 1_800_000_000u64);
+    assert_eq!(b["items"][1]["sent"], 3);
+    assert_eq!(b["items"][1]["delivered"], 0);
+
+    for (uri, code) in [
+        (
+            "/campaigns/c-timeline/timeline?bucket=301",
+            "invalid_bucket",
+        ),
+        (
+            "/campaigns/c-timeline/timeline?from=10&to=5",
+            "invalid_range",
+        ),
+        (
+            "/campaigns/c-timeline/timeline?from=0&to=1800000000",
+            "range_too_large",
+        ),
+    ] {
+        let (status, b) = get(&h, uri, &viewer).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        assert_eq!(b["code"], code, "{uri}");
+    }
+    let (status, _) = get(&h, "/campaigns/c-missing/timeline", &viewer).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ use pipeline_tests::counting::StreamCounter;
 use pipeline_tests::faults::{FaultProxy, ThrottleRule};
 use pipeline_tests::world::World;
 use pipeline_tests::*;
+use shared::domain::timeline::Steps;
 use shared::process::{BatchOutcome, Processor, QueuedRecord};
 use shared::queue::Queue;
 use shared::store::{keys, CampaignRecord, Item, Store, TemplateRecord};
@@ -1091,6 +1092,47 @@ async fn every_applied_change_lands_in_the_tenants_feed_in_order_of_time() {
     // Each fold item is its run's ledger too (what makes a retried run count nothing twice).
     assert!(feed[..2].iter().all(|f| st(f, "last_sequence").is_some()));
     assert!(p.items(keys::feed("globex")).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_timeline_counts_each_step_once_in_the_bucket_of_metas_time_in_any_order() {
+    let p = pipeline().await;
+    p.counter.catch_up().await;
+    // Read first, then sent and delivered, then read again: every step once, at Meta's times
+    // (1732610003, ...08, ...97: one 5-minute bucket starting at 1732609800).
+    p.each(&[
+        "status_read.json",
+        "status_sent.json",
+        "status_delivered.json",
+        "status_read.json",
+    ])
+    .await;
+    // Folded, then folded again as Lambda retries a batch: the ledger skips the second.
+    let changes = p.counter.read().await.concat();
+    let fold = p.counter.fold();
+    fold.apply(&changes).await.unwrap();
+    let again = fold.apply(&changes).await.unwrap();
+    assert_eq!(again.runs_applied, 0);
+    let timeline = p
+        .store
+        .campaign_timeline("acme", "c-acme-1", 0, 9_999_999_999)
+        .await
+        .unwrap();
+    let one_each = Steps {
+        sent: 1,
+        delivered: 1,
+        read: 1,
+        ..Steps::default()
+    };
+    assert_eq!(timeline, [(1_732_609_800, one_each)]);
+    assert_eq!(p.reached("c-acme-1").await, (1, 1, 1, 0));
+    // A range that misses the bucket reads nothing.
+    assert!(p
+        .store
+        .campaign_timeline("acme", "c-acme-1", 1_732_610_100, 9_999_999_999)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]

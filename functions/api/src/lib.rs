@@ -17,6 +17,7 @@ mod public;
 mod routes;
 mod settings;
 mod templates;
+mod timeline;
 
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};

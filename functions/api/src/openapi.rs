@@ -6,7 +6,7 @@
 use crate::http::{self, Item};
 use crate::{
     admin, alerts, campaigns, engagement, failures, messages, numbers, public, settings, templates,
-    ApiError, Problem,
+    timeline, ApiError, Problem,
 };
 use lambda_http::{Body, Response};
 use std::collections::BTreeMap;
@@ -48,6 +48,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
         numbers::get,
         numbers::history,
         engagement::replies,
+        timeline::of_campaign,
         engagement::opt_outs,
         engagement::window,
         campaigns::pause,

@@ -8,6 +8,7 @@ use crate::engagement::{self, ContactPath};
 use crate::http::{self, PhonePath, TemplatePath, TenantQuery};
 use crate::{
     admin, alerts, campaigns, failures, messages, numbers, openapi, public, settings, templates,
+    timeline,
 };
 use crate::{Api, ApiError};
 use lambda_http::http::Method;
@@ -86,6 +87,9 @@ pub(crate) async fn route(api: &Api, req: &Request) -> Result<Response<Body>, Ap
         (Method::GET, ["campaigns", campaign_id, "failures"]) => {
             failures::of_campaign(api, t, CampaignPath { campaign_id }).await
         }
+        (Method::GET, ["campaigns", campaign_id, "timeline"]) => {
+            timeline::of_campaign(api, req, t, CampaignPath { campaign_id }).await
+        }
         (Method::GET, ["campaigns", campaign_id, "replies"]) => {
             engagement::replies(api, t, CampaignPath { campaign_id }).await
         }
@@ -143,7 +147,9 @@ fn allowed_methods(path: &[&str]) -> Option<&'static str> {
         ["numbers", _, "templates", _, "status-history"] => "GET",
         ["numbers", _, "templates", _, "acknowledge-alert"] => "POST",
         ["campaigns"] => "GET, POST",
-        ["campaigns", _] | ["campaigns", _, "messages" | "failures" | "replies"] => "GET",
+        ["campaigns", _] | ["campaigns", _, "messages" | "failures" | "replies" | "timeline"] => {
+            "GET"
+        }
         ["numbers"] | ["numbers", _] | ["numbers", _, "history" | "opt-outs"] => "GET",
         ["numbers", _, "contacts", _, "window"] => "GET",
         ["campaigns", _, "pause" | "resume"] | ["messages"] => "POST",
@@ -179,6 +185,6 @@ mod tests {
             }
         }
         // The arms of `route`: 4 public, 30 behind a token.
-        assert_eq!(documented, 34, "a route is not documented");
+        assert_eq!(documented, 35, "a route is not documented");
     }
 }

@@ -8,6 +8,7 @@
 //! exactly once, which the store's ledger guarantees (see `crate::counters`).
 
 use super::status::{Counters, Delivery};
+use super::timeline::{self, Steps};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -35,6 +36,18 @@ pub struct MessageImage {
     /// The recipient opted out with its reply.
     #[serde(default)]
     pub opted_out: Option<bool>,
+    /// Meta's time (seconds) for each step the message reached: where the timeline counts it.
+    #[serde(default)]
+    pub sent_at: Option<u64>,
+    #[serde(default)]
+    pub delivered_at: Option<u64>,
+    #[serde(default)]
+    pub read_at: Option<u64>,
+    #[serde(default)]
+    pub failed_at: Option<u64>,
+    /// The first reply's time.
+    #[serde(default)]
+    pub replied_at: Option<u64>,
 }
 
 impl MessageImage {
@@ -270,12 +283,14 @@ pub fn group_moves(transitions: &[Transition]) -> Vec<Moves<'_>> {
 pub struct Fold {
     pub deltas: BTreeMap<CampaignRef, Tally>,
     pub transitions: BTreeMap<(String, Option<String>), Vec<Transition>>,
+    /// What the run adds to each campaign's timeline buckets (`(campaign, bucket start)`).
+    pub timeline: BTreeMap<(CampaignRef, u64), Steps>,
 }
 
 impl Fold {
     /// True when there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.deltas.is_empty() && self.transitions.is_empty()
+        self.deltas.is_empty() && self.transitions.is_empty() && self.timeline.is_empty()
     }
 }
 
@@ -283,6 +298,12 @@ impl Fold {
 pub fn fold(changes: &[StreamChange]) -> Fold {
     let mut out = Fold::default();
     for change in changes {
+        for (campaign, bucket, steps) in timeline::moves_of(change, change.created_ms / 1000) {
+            out.timeline
+                .entry((campaign, bucket))
+                .or_default()
+                .add(&steps);
+        }
         if let Some((campaign, tally)) = change.before.as_ref().and_then(contribution) {
             out.deltas.entry(campaign).or_default().subtract(&tally);
         }
@@ -308,26 +329,40 @@ pub fn fold(changes: &[StreamChange]) -> Fold {
         }
     }
     out.deltas.retain(|_, t| !t.is_zero());
+    out.timeline.retain(|_, steps| !steps.is_zero());
     out
 }
 
-/// The campaigns a change touches (one, or two if it moved between campaigns).
-fn campaigns_of(change: &StreamChange) -> impl Iterator<Item = CampaignRef> + '_ {
-    [&change.before, &change.after]
+/// An item a run writes in its transaction besides the ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum RunWrite {
+    Campaign(CampaignRef),
+    Bucket(CampaignRef, u64),
+}
+
+/// The items a change writes in its run: the campaigns it touches (one, or two if it moved
+/// between campaigns), and their timeline buckets it moves.
+fn writes_of(change: &StreamChange) -> impl Iterator<Item = RunWrite> + '_ {
+    let campaigns = [&change.before, &change.after]
         .into_iter()
         .flatten()
         .filter_map(|i| i.campaign_id.clone().map(|c| (i.tenant_id.clone(), c)))
+        .map(RunWrite::Campaign);
+    let buckets = timeline::moves_of(change, change.created_ms / 1000)
+        .into_iter()
+        .map(|(campaign, bucket, _)| RunWrite::Bucket(campaign, bucket));
+    campaigns.chain(buckets)
 }
 
-/// The first run of `changes` that touches at most `max_campaigns` campaigns (one transaction's
-/// worth), taken greedily from the start: a retried batch with the same beginning splits the
-/// same way. Never empty when `changes` is not.
-pub fn first_run(changes: &[StreamChange], max_campaigns: usize) -> Range<usize> {
-    let mut seen: BTreeSet<CampaignRef> = BTreeSet::new();
+/// The first run of `changes` that writes at most `max_writes` items besides its ledger entry
+/// (campaigns and timeline buckets: one transaction's worth), taken greedily from the start: a
+/// retried batch with the same beginning splits the same way. Never empty when `changes` is not.
+pub fn first_run(changes: &[StreamChange], max_writes: usize) -> Range<usize> {
+    let mut seen: BTreeSet<RunWrite> = BTreeSet::new();
     for (i, change) in changes.iter().enumerate() {
         let mut next = seen.clone();
-        next.extend(campaigns_of(change));
-        if i > 0 && next.len() > max_campaigns {
+        next.extend(writes_of(change));
+        if i > 0 && next.len() > max_writes {
             return 0..i;
         }
         seen = next;
@@ -487,7 +522,7 @@ mod tests {
     }
 
     #[test]
-    fn runs_are_cut_before_the_change_that_would_exceed_the_campaign_limit() {
+    fn runs_are_cut_before_the_change_that_would_exceed_the_write_limit() {
         let changes: Vec<StreamChange> = (0..10)
             .map(|i| {
                 change(
@@ -497,8 +532,9 @@ mod tests {
                 )
             })
             .collect();
-        assert_eq!(first_run(&changes, 3), 0..6);
-        assert_eq!(first_run(&changes[6..], 3), 0..4);
+        // Each campaign writes its counters and one timeline bucket: 2 items.
+        assert_eq!(first_run(&changes, 6), 0..6);
+        assert_eq!(first_run(&changes[6..], 6), 0..4);
         assert_eq!(first_run(&changes, 99), 0..10);
         assert_eq!(first_run(&[], 3), 0..0);
         assert!(sequence_key("99") < sequence_key("100"));
@@ -532,12 +568,17 @@ mod tests {
                 changes.push(change(seq as u64, before, after));
             }
             let mut total: BTreeMap<CampaignRef, Tally> = BTreeMap::new();
+            let mut buckets: BTreeMap<CampaignRef, Steps> = BTreeMap::new();
             let mut rest = &changes[..];
             let mut cut = cuts.iter().cycle();
             while !rest.is_empty() {
                 let n = (*cut.next().unwrap()).min(rest.len());
-                for (c, t) in fold(&rest[..n]).deltas {
+                let folded = fold(&rest[..n]);
+                for (c, t) in folded.deltas {
                     total.entry(c).or_default().add(&t);
+                }
+                for ((c, _), steps) in folded.timeline {
+                    buckets.entry(c).or_default().add(&steps);
                 }
                 rest = &rest[n..];
             }
@@ -548,6 +589,22 @@ mod tests {
                 }
             }
             total.retain(|_, t| !t.is_zero());
+            // A campaign's buckets sum to its `reached` counters.
+            let reached: BTreeMap<CampaignRef, Steps> = expected
+                .iter()
+                .map(|(c, t)| {
+                    (c.clone(), Steps {
+                        sent: t.counters.reached_sent,
+                        delivered: t.counters.reached_delivered,
+                        read: t.counters.reached_read,
+                        failed: t.counters.reached_failed,
+                        replied: t.replied,
+                    })
+                })
+                .filter(|(_, s)| !s.is_zero())
+                .collect();
+            buckets.retain(|_, s| !s.is_zero());
+            prop_assert_eq!(buckets, reached);
             prop_assert_eq!(total, expected);
         }
     }

@@ -11,3 +11,4 @@ pub mod notify;
 pub mod phone;
 pub mod status;
 pub mod template;
+pub mod timeline;

@@ -6,6 +6,7 @@
 use super::expr::Expr;
 use super::{dynamo, key, keys, n, now, s, Item, Store, StoreError};
 use crate::domain::counters::{CampaignRef, Tally};
+use crate::domain::timeline::Steps;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use std::collections::BTreeMap;
@@ -87,17 +88,20 @@ fn value_bytes(value: &AttributeValue) -> usize {
 }
 
 impl Store {
-    /// Applies a run's counter deltas exactly once, with `ledger` as its record. `last_sequence`
-    /// is its last stream record's padded sequence number. Deltas of campaigns that do not exist
-    /// are dropped with an error log: retrying cannot create them.
+    /// Applies a run's counter deltas and timeline buckets exactly once, with `ledger` as its
+    /// record. `last_sequence` is its last stream record's padded sequence number. Deltas (and
+    /// buckets) of campaigns that do not exist are dropped with an error log: retrying cannot
+    /// create them.
     pub async fn apply_counter_run(
         &self,
         ledger: &RunLedger,
         last_sequence: &str,
         at_ms: u64,
         deltas: &BTreeMap<CampaignRef, Tally>,
+        timeline: &BTreeMap<(CampaignRef, u64), Steps>,
     ) -> Result<RunApplied, StoreError> {
         let mut campaigns: Vec<(&CampaignRef, &Tally)> = deltas.iter().collect();
+        let mut buckets: Vec<(&(CampaignRef, u64), &Steps)> = timeline.iter().collect();
         loop {
             let mut items = vec![TransactWriteItem::builder()
                 .put(self.ledger_put(ledger, last_sequence, at_ms, campaigns.len())?)
@@ -114,6 +118,24 @@ impl Store {
                     TransactWriteItem::builder()
                         .update(self.update_in_transaction(
                             key(keys::tenant(tenant_id), keys::campaign(campaign_id)),
+                            e,
+                        )?)
+                        .build(),
+                );
+            }
+            for (((tenant_id, campaign_id), start), steps) in &buckets {
+                let mut e = Expr::new();
+                e.set("entity", s("timeline")).set("start", n(*start));
+                for (attribute, value) in steps.attributes() {
+                    e.add(attribute, n(value));
+                }
+                items.push(
+                    TransactWriteItem::builder()
+                        .update(self.update_in_transaction(
+                            key(
+                                keys::campaign_timeline(tenant_id, campaign_id),
+                                keys::timeline_bucket(*start),
+                            ),
                             e,
                         )?)
                         .build(),
@@ -149,7 +171,9 @@ impl Store {
                 )));
             }
             for i in failed.iter().rev() {
-                let ((tenant_id, campaign_id), _) = campaigns.remove(i - 1);
+                let (missing, _) = campaigns.remove(i - 1);
+                buckets.retain(|((campaign, _), _)| campaign != missing);
+                let (tenant_id, campaign_id) = missing;
                 error!(
                     metric = "counters_campaign_missing",
                     tenant_id,

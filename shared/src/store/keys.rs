@@ -101,6 +101,17 @@ pub fn feed(tenant_id: &str) -> String {
     format!("TENANT#{tenant_id}#FEED")
 }
 
+/// A campaign's timeline: one item per bucket of [`crate::domain::timeline::BUCKET_SECONDS`],
+/// under a partition of its own (the tenant's partition takes the campaign counters already).
+pub fn campaign_timeline(tenant_id: &str, campaign_id: &str) -> String {
+    format!("TENANT#{tenant_id}#CAMPAIGN#{campaign_id}#TIMELINE")
+}
+
+/// A timeline bucket's sort key: its start, zero-padded so keys sort by time.
+pub fn timeline_bucket(start: u64) -> String {
+    format!("{start:010}")
+}
+
 /// The counters fold's ledger entry of a run of stream records, named by its first record.
 pub fn counted_run(first_event_id: &str) -> String {
     format!("COUNTED#{first_event_id}")

@@ -16,6 +16,7 @@ pub mod queries;
 mod records;
 mod routing;
 mod templates;
+mod timeline;
 
 pub use breaker::{error_counts, CampaignFailures};
 pub use campaigns::{CampaignRecord, HoldOutcome, NewCampaign, ReleaseOutcome, ACTIVE, PAUSED};
