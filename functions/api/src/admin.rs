@@ -2,7 +2,7 @@
 //! found for.
 
 use crate::http::{self, Page, PageQuery, PhonePath};
-use crate::openapi::Refused;
+use crate::responses::Refused;
 use crate::{Api, ApiError};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,7 @@
 //! of who did what (every person's action is audited here).
 
 use crate::http::{self, PageQuery, PhonePath, TemplatePath, TenantQuery};
-use crate::openapi::{Refused, RefusedOrMissing};
+use crate::responses::{Refused, RefusedOrMissing};
 use crate::templates;
 use crate::{Api, ApiError};
 use lambda_http::{Body, Request, Response};

@@ -2,7 +2,7 @@
 
 use crate::alerts::record_action;
 use crate::http::{self, Page, PageQuery, TenantQuery};
-use crate::openapi::{Refused, RefusedOrMissing};
+use crate::responses::{Refused, RefusedOrMissing};
 use crate::templates;
 use crate::{Api, ApiError, Problem};
 use lambda_http::http::StatusCode;

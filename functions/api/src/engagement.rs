@@ -3,7 +3,7 @@
 
 use crate::campaigns::CampaignPath;
 use crate::http::{self, PageQuery, PhonePath, TenantQuery};
-use crate::openapi::RefusedOrMissing;
+use crate::responses::RefusedOrMissing;
 use crate::{Api, ApiError};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -70,7 +70,7 @@ pub(crate) async fn replies(
     path = "/numbers/{phone_number_id}/opt-outs",
     operation_id = "listOptOuts",
     params(PhonePath, TenantQuery, PageQuery),
-    responses((status = 200, description = "OK", body = http::Page), crate::openapi::Refused),
+    responses((status = 200, description = "OK", body = http::Page), crate::responses::Refused),
     security(("bearerAuth" = []))
 )]
 pub(crate) async fn opt_outs(
@@ -116,7 +116,7 @@ pub(crate) struct WindowState {
     path = "/numbers/{phone_number_id}/contacts/{contact}/window",
     operation_id = "getContactWindow",
     params(PhonePath, ContactPath, TenantQuery),
-    responses((status = 200, description = "OK", body = inline(WindowState)), crate::openapi::Refused),
+    responses((status = 200, description = "OK", body = inline(WindowState)), crate::responses::Refused),
     security(("bearerAuth" = []))
 )]
 pub(crate) async fn window(

@@ -3,7 +3,7 @@
 
 use crate::campaigns::CampaignPath;
 use crate::http::{self, TenantQuery};
-use crate::openapi::RefusedOrMissing;
+use crate::responses::RefusedOrMissing;
 use crate::{Api, ApiError};
 use lambda_http::{Body, Response};
 use serde::Serialize;
@@ -66,7 +66,7 @@ pub(crate) struct Catalogue {
     path = "/errors",
     operation_id = "listErrors",
     params(TenantQuery),
-    responses((status = 200, description = "OK", body = inline(Catalogue)), crate::openapi::Refused),
+    responses((status = 200, description = "OK", body = inline(Catalogue)), crate::responses::Refused),
     security(("bearerAuth" = []))
 )]
 pub(crate) fn catalogue() -> Result<Response<Body>, ApiError> {

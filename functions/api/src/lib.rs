@@ -14,6 +14,7 @@ mod messages;
 mod numbers;
 pub mod openapi;
 mod public;
+mod responses;
 mod routes;
 mod settings;
 mod templates;

@@ -2,7 +2,7 @@
 
 use crate::campaigns::{campaign_record, CampaignPath};
 use crate::http::{self, Page, PageQuery, TenantQuery};
-use crate::openapi::{Refused, RefusedOrMissing};
+use crate::responses::{Refused, RefusedOrMissing};
 use crate::{Api, ApiError};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,7 @@
 //! history of Meta's quality events.
 
 use crate::http::{self, PageQuery, PhonePath, TenantQuery};
-use crate::openapi::{Refused, RefusedOrMissing};
+use crate::responses::{Refused, RefusedOrMissing};
 use crate::{Api, ApiError};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;

@@ -4,7 +4,7 @@
 
 use crate::alerts::record_action;
 use crate::http::{self, TenantQuery};
-use crate::openapi::Refused;
+use crate::responses::Refused;
 use crate::{Api, ApiError};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};

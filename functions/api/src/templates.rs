@@ -5,7 +5,7 @@
 use crate::alerts::record_action;
 use crate::alerts::{self, Alert};
 use crate::http::{self, Item, Page, PageQuery, PhonePath, TemplatePath, TenantQuery};
-use crate::openapi::{Refused, RefusedOrMissing};
+use crate::responses::{Refused, RefusedOrMissing};
 use crate::Problem;
 use crate::{Api, ApiError};
 use lambda_http::{Body, Request, Response};

@@ -3,7 +3,7 @@
 
 use crate::campaigns::CampaignPath;
 use crate::http::{self, TenantQuery};
-use crate::openapi::RefusedOrMissing;
+use crate::responses::RefusedOrMissing;
 use crate::{Api, ApiError};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
