@@ -61,7 +61,7 @@ redrive:
 	set -a; if [ -z "$$WEBHOOK_DLQ_URL" ] && [ -f .local/stack.env ]; then . .local/stack.env; fi; set +a; \
 	cargo run --quiet -p redrive -- $(ARGS)
 
-# Moves a deployed table's campaigns and messages from before gsi2 to it (README, "Migrating a
+# Moves a deployed table's campaigns and messages from before gsi2 to it (docs/operations.md, "Migrating a
 # deployed table"); ARGS=--dry-run counts them. TABLE_NAME, or .local/stack.env under `make dev`.
 migrate-index:
 	set -a; if [ -z "$$TABLE_NAME" ] && [ -f .local/stack.env ]; then . .local/stack.env; fi; set +a; \

@@ -1,5 +1,5 @@
 //! `make migrate-index`: moves the campaigns and messages a deployed table holds from before
-//! `gsi2` to it, a Scan page at a time (README, "Migrating a deployed table"). `--dry-run`
+//! `gsi2` to it, a Scan page at a time (docs/operations.md, "Migrating a deployed table"). `--dry-run`
 //! counts them and changes nothing. The table is `TABLE_NAME` (the stack's `TableName` output).
 //! The functions read both indexes while it runs; running it again moves nothing twice.
 
