@@ -288,6 +288,27 @@ def write_state(session, stack, endpoint, template, resolve, out):
     return env
 
 
+def return_sign_in_to_dashboard(session, env):
+    """The dashboard's address is the HTTP API's, known only once it is deployed (on AWS the
+    SignInCallbackUrl parameter, set after the first deploy): point the app client's callback and
+    sign-out URLs at the local one. UpdateUserPoolClient replaces every setting, so the client's
+    own are sent back with them."""
+    dashboard = f"{env['HTTP_API_URL']}/dashboard"
+    idp = session.client("cognito-idp")
+    client = idp.describe_user_pool_client(
+        UserPoolId=env["USER_POOL_ID"], ClientId=env["USER_POOL_CLIENT_ID"])["UserPoolClient"]
+    if client.get("CallbackURLs") == [dashboard]:
+        return
+    keep = ("ClientName", "RefreshTokenValidity", "AccessTokenValidity", "IdTokenValidity",
+            "TokenValidityUnits", "ReadAttributes", "WriteAttributes", "ExplicitAuthFlows",
+            "SupportedIdentityProviders", "AllowedOAuthFlows", "AllowedOAuthScopes",
+            "AllowedOAuthFlowsUserPoolClient")
+    idp.update_user_pool_client(
+        UserPoolId=env["USER_POOL_ID"], ClientId=env["USER_POOL_CLIENT_ID"],
+        CallbackURLs=[dashboard], LogoutURLs=[dashboard],
+        **{k: client[k] for k in keep if k in client})
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--endpoint", required=True)
@@ -307,6 +328,8 @@ def main():
             "MetaSecretName": "whatsapp-webhook/meta",
             # The emulator serves each pool's keys at <endpoint>/<pool>/.well-known/jwks.json.
             "CognitoKeysBaseUrl": args.endpoint,
+            # ... and its Hosted UI (/oauth2/authorize, /login, /oauth2/token) at its root.
+            "SignInUrl": args.endpoint,
             # Failed records come back after seconds, not minutes.
             "QueueVisibilityTimeout": args.visibility_timeout,
             # The tests' Slack receivers listen on loopback, plain HTTP.
@@ -323,6 +346,7 @@ def main():
     apply_ttl(session, template, resolve)
     localise_function_urls(session, template, resolve, args.endpoint)
     env = write_state(session, args.stack, args.endpoint, template, resolve, args.out)
+    return_sign_in_to_dashboard(session, env)
     for key in ("WEBHOOK_FUNCTION_URL", "HTTP_API_URL", "WEB_SOCKET_API_URL", "SSE_FUNCTION_URL"):
         log(f"{key}={env.get(key)}")
 

@@ -111,6 +111,26 @@ impl CountersConfig {
     }
 }
 
+/// The dashboard's sign-in: Cognito's Hosted UI (authorization code with PKCE) for a public
+/// app client. Neither is a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInConfig {
+    /// The Hosted UI's base URL (`/oauth2/authorize`, `/oauth2/token` and `/logout` below it).
+    pub url: String,
+    pub client_id: String,
+}
+
+impl SignInConfig {
+    /// `SIGN_IN_URL` and `SIGN_IN_CLIENT_ID`, when both are set.
+    pub fn from_env() -> Option<Self> {
+        let var = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Some(Self {
+            url: var("SIGN_IN_URL")?.trim_end_matches('/').to_owned(),
+            client_id: var("SIGN_IN_CLIENT_ID")?,
+        })
+    }
+}
+
 /// The API function's configuration.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -125,6 +145,8 @@ pub struct ApiConfig {
     /// The live streams the dashboard connects to.
     pub sse_url: Option<String>,
     pub websocket_url: Option<String>,
+    /// Where the dashboard signs in: the Hosted UI's base URL and the app client.
+    pub sign_in: Option<SignInConfig>,
     /// `POST /templates/sync` calls Meta's Graph API with the tenant's token.
     pub graph: crate::graph::GraphConfig,
     pub tenant_secrets_prefix: String,
@@ -135,7 +157,8 @@ pub struct ApiConfig {
 impl ApiConfig {
     /// Reads `TABLE_NAME`, `CURSOR_SECRET`, `TENANT_SECRETS_PREFIX`, the token settings
     /// ([`TokenConfig::from_env`]), the Graph settings ([`graph_from_env`]) and optionally
-    /// `SLACK_WEBHOOK_URL_PREFIXES`, `SSE_URL`, `WEBSOCKET_URL`.
+    /// `SLACK_WEBHOOK_URL_PREFIXES`, `SSE_URL`, `WEBSOCKET_URL`, `SIGN_IN_URL` and
+    /// `SIGN_IN_CLIENT_ID`.
     pub fn from_env() -> Result<Self, ConfigError> {
         let tokens = TokenConfig::from_env()?;
         Ok(Self {
@@ -148,6 +171,7 @@ impl ApiConfig {
             websocket_url: std::env::var("WEBSOCKET_URL")
                 .ok()
                 .filter(|v| !v.is_empty()),
+            sign_in: SignInConfig::from_env(),
             graph: graph_from_env()?,
             tenant_secrets_prefix: tenant_secrets_prefix()?,
             slack: crate::notify::SlackPolicy::from_env(),

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The live dashboard in a real browser (Debian's chromium driven by Playwright, no browser
-download): the page served by the deployed API through the HTTP API, its data from the API with a
-Cognito token. Signed fixtures go to the deployed webhook and the page must change without a
-reload.
+download): the page served by the deployed API through the HTTP API. It signs in through the
+emulator's Cognito Hosted UI (authorization code with PKCE) as acme's org_admin, and no token
+ever shows in the address bar. Signed fixtures go to the deployed webhook and the page must
+change without a reload. Signing out clears the tab's tokens.
 - Over SSE (the sse function under `cargo lambda watch`): a campaign counter moves, then a template
   pause turns the campaign PAUSED and lists the template as critical.
 - Over WebSocket (the deployed WebSocket API and realtime function): a template disabled turns
@@ -19,6 +20,7 @@ from playwright.sync_api import expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = b"fixture-app-secret"  # the fixtures' app secret (infra/local/dev.env)
+PASSWORD = "Local-dev-password-1"  # the local users' password (infra/local/stack.py)
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
@@ -31,9 +33,22 @@ def post_fixture(name):
         assert r.status == 200, r.status
 
 
+def sign_in(page, url, email):
+    """Opens the dashboard and signs in through the Hosted UI; back on the page, signed in."""
+    page.goto(url)
+    page.locator("#sign-in").click()
+    page.locator("#username").fill(email)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("form [type=submit], form button").first.click()
+    expect(page.locator("#sign-out")).to_be_visible(timeout=20_000)
+    assert "code=" not in page.url and "token" not in page.url, page.url
+    assert page.evaluate("sessionStorage.getItem('dashboard.auth')"), "tokens in sessionStorage"
+
+
 def main():
     api, sse = os.environ["HTTP_API_URL"], os.environ["SSE_WATCH_URL"]
-    token = os.environ["LOCAL_ID_TOKEN_ACME_ADMIN"]
+    # Created by scripts/dev-token (LOCAL_ID_TOKEN_ACME_ADMIN) with the tenant and role.
+    admin = "org-admin@acme.example"
     screenshot = ROOT / "target" / "dashboard.png"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
@@ -42,7 +57,8 @@ def main():
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"{api}/dashboard?token={token}&sse={sse}")
+        sign_in(page, f"{api}/dashboard?sse={sse}", admin)
+        expect(page.locator("#user")).to_have_attribute("data-role", "org_admin")
         expect(page.locator("#live")).to_have_attribute("data-state", "open", timeout=20_000)
         row = page.locator("#campaign-c-acme-1")
         expect(row).to_have_attribute("data-status", "ACTIVE", timeout=10_000)
@@ -58,9 +74,15 @@ def main():
         screenshot.parent.mkdir(exist_ok=True)
         page.screenshot(path=str(screenshot), full_page=True)
 
+        # Sign out: the tab's tokens are gone, and the page asks to sign in again.
+        page.locator("#sign-out").click()
+        page.wait_for_url(f"{api}/dashboard*", timeout=20_000)
+        expect(page.locator("#sign-in")).to_be_visible(timeout=20_000)
+        assert page.evaluate("sessionStorage.length") == 0, "signed out clears the tab"
+
         ws_page = browser.new_page(viewport={"width": 1280, "height": 900})
         ws_page.on("pageerror", lambda e: errors.append(str(e)))
-        ws_page.goto(f"{api}/dashboard?token={token}&transport=websocket")
+        sign_in(ws_page, f"{api}/dashboard?transport=websocket", admin)
         expect(ws_page.locator("#live")).to_have_attribute("data-state", "open", timeout=20_000)
         other = ws_page.locator("#campaign-c-acme-2")
         expect(other).to_have_attribute("data-status", "ACTIVE", timeout=10_000)
@@ -70,7 +92,7 @@ def main():
         ws_page.screenshot(path=str(ROOT / "target" / "dashboard-websocket.png"), full_page=True)
         browser.close()
     assert not errors, errors
-    print(f"dashboard: a counter and pauses reached the page live over SSE and WebSocket; screenshots {screenshot.relative_to(ROOT)}, target/dashboard-websocket.png")
+    print(f"dashboard: signed in through the Hosted UI with PKCE, a counter and pauses reached the page live over SSE and WebSocket, signed out; screenshots {screenshot.relative_to(ROOT)}, target/dashboard-websocket.png")
 
 
 if __name__ == "__main__":

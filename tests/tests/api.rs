@@ -88,6 +88,7 @@ async fn harness_with_graph(graph_url: &str) -> Harness {
         cursor_secret: "cursor-secret".into(),
         sse_url: None,
         websocket_url: None,
+        sign_in: None,
         graph: shared::graph::GraphConfig {
             base_url: graph_url.into(),
             max_attempts: 2,
@@ -825,6 +826,39 @@ async fn failures_are_explained_by_the_catalogue_and_unknown_codes_are_kept() {
     assert!(items[2]["title"].as_str().unwrap().contains("999001"));
     let (s, _) = get(&h, "/campaigns/c-missing/failures", &viewer).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_dashboard_page_is_revalidated_by_its_etag_and_its_config_names_the_sign_in() {
+    let h = harness().await;
+    let page = api::handle(&h.api, request("GET", "/dashboard", None, None))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()["cache-control"], "no-cache");
+    let etag = page.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with('"') && etag.len() > 10, "{etag}");
+    let Body::Text(html) = page.body() else {
+        panic!("the page")
+    };
+    assert!(html.contains("code_challenge_method"), "PKCE sign-in");
+    assert!(
+        !html.contains(r#"get("token")"#),
+        "the page takes no token from its address"
+    );
+
+    let mut again = request("GET", "/dashboard", None, None);
+    again
+        .headers_mut()
+        .insert("if-none-match", etag.parse().unwrap());
+    let unchanged = api::handle(&h.api, again).await.unwrap();
+    assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(unchanged.headers()["etag"].to_str().unwrap(), etag);
+
+    // The harness has no Hosted UI configured: the page is told so (null), not given a guess.
+    let (status, config, _) = call(&h, request("GET", "/dashboard/config.json", None, None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(config["sign_in"].is_null(), "{config}");
 }
 
 #[tokio::test]

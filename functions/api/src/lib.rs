@@ -44,6 +44,7 @@ pub struct Api {
     /// Where the dashboard's live streams are (`GET /dashboard/config.json`).
     sse_url: Option<String>,
     websocket_url: Option<String>,
+    sign_in: Option<shared::config::SignInConfig>,
     /// `POST /templates/sync`.
     sync: TemplateSync,
     /// Tenants' Slack webhook URLs (`PUT /settings`).
@@ -77,6 +78,7 @@ impl Api {
             cursors: CursorSigner::new(&config.cursor_secret),
             sse_url: config.sse_url.clone(),
             websocket_url: config.websocket_url.clone(),
+            sign_in: config.sign_in.clone(),
         })
     }
 

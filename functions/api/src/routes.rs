@@ -44,7 +44,7 @@ pub(crate) async fn route(api: &Api, req: &Request) -> Result<Response<Body>, Ap
     match (&method, segments.as_slice()) {
         (&Method::GET, ["health"]) => return public::health(api).await,
         (&Method::GET, ["openapi.json"]) => return openapi::serve(),
-        (&Method::GET, ["dashboard"]) => return public::dashboard(),
+        (&Method::GET, ["dashboard"]) => return public::dashboard(req),
         (&Method::GET, ["dashboard", "config.json"]) => return public::dashboard_config(api),
         _ => {}
     }
