@@ -306,7 +306,7 @@ def return_sign_in_to_dashboard(session, env):
     idp.update_user_pool_client(
         UserPoolId=env["USER_POOL_ID"], ClientId=env["USER_POOL_CLIENT_ID"],
         CallbackURLs=[dashboard], LogoutURLs=[dashboard],
-        **{k: client[k] for k in keep if k in client})
+        **{k: client[k] for k in keep if client.get(k) not in (None, "", [], {})})
 
 
 def main():

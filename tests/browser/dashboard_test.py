@@ -89,6 +89,11 @@ def main():
         post_fixture("template_disabled.json")  # order_update DISABLED: c-acme-2 pauses
         expect(other).to_have_attribute("data-status", "PAUSED", timeout=15_000)
         expect(ws_page.locator("#template-1407680283588701")).to_have_attribute("data-status", "DISABLED", timeout=15_000)
+        # The socket drops: the page says so, reconnects (backoff with jitter) and reads what it
+        # missed from GET /feed; updates keep arriving.
+        ws_page.evaluate("window.dashboardSocket.close()")
+        expect(ws_page.locator("#live")).to_have_attribute("data-state", "reconnecting", timeout=5_000)
+        expect(ws_page.locator("#live")).to_have_attribute("data-state", "open", timeout=20_000)
         ws_page.screenshot(path=str(ROOT / "target" / "dashboard-websocket.png"), full_page=True)
         browser.close()
     assert not errors, errors

@@ -862,6 +862,82 @@ async fn the_dashboard_page_is_revalidated_by_its_etag_and_its_config_names_the_
 }
 
 #[tokio::test]
+async fn the_feed_since_an_id_gives_what_a_client_missed_once_its_ids_have_settled() {
+    let h = harness().await;
+    let viewer = token("acme", "viewer");
+    let now_ms = shared::store::now_ms();
+    let before = shared::store::feed_id_floor(now_ms - 60_000);
+    // Two items a while ago (settled), one just now (not yet: ids wait 3 s).
+    let entry = |campaign: &str| shared::store::FeedEntry {
+        kind: "campaign_paused",
+        summary: json!({"campaign_id": campaign, "cause": "manual"}).to_string(),
+    };
+    let id = |ms: u64, n: u8| {
+        uuid::Builder::from_unix_timestamp_millis(ms, &[n; 10])
+            .into_uuid()
+            .to_string()
+    };
+    for (ms, n, campaign) in [
+        (now_ms - 30_000, 1, "c-feed-1"),
+        (now_ms - 20_000, 2, "c-feed-2"),
+        (now_ms, 3, "c-feed-3"),
+    ] {
+        h.ddb
+            .put_item()
+            .table_name(&h.table)
+            .set_item(Some(entry(campaign).item_with_id(
+                "acme",
+                id(ms, n),
+                ms / 1000,
+            )))
+            .send()
+            .await
+            .unwrap();
+    }
+    let (status, b) = get(&h, &format!("/feed?after={before}"), &viewer).await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    let campaigns: Vec<&str> = b["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["campaign_id"].as_str())
+        .filter(|c| c.starts_with("c-feed-"))
+        .collect();
+    assert_eq!(
+        campaigns,
+        ["c-feed-1", "c-feed-2"],
+        "the unsettled one waits"
+    );
+    let last = b["last"].as_str().unwrap().to_owned();
+    // From `last` on: nothing settled is repeated.
+    let (_, b) = get(&h, &format!("/feed?after={last}&limit=1"), &viewer).await;
+    assert!(b["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| !m["campaign_id"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("c-feed-1")));
+    // Another tenant's feed is its own.
+    let (_, b) = get(
+        &h,
+        &format!("/feed?after={before}"),
+        &token("globex", "viewer"),
+    )
+    .await;
+    assert!(!b.to_string().contains("c-feed-"), "{b}");
+    for uri in [
+        "/feed",
+        "/feed?after=nope",
+        &format!("/feed?after={before}&limit=0"),
+    ] {
+        let (status, _) = get(&h, uri, &viewer).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+    }
+}
+
+#[tokio::test]
 async fn a_campaigns_timeline_is_served_zero_filled_and_summed_into_wider_buckets() {
     let h = harness().await;
     let viewer = token("acme", "viewer");

@@ -9,6 +9,7 @@ mod alerts;
 mod campaigns;
 mod engagement;
 mod failures;
+mod feed;
 mod http;
 mod messages;
 mod numbers;

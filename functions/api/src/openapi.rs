@@ -5,8 +5,8 @@
 
 use crate::http::{self, Item};
 use crate::{
-    admin, alerts, campaigns, engagement, failures, messages, numbers, public, settings, templates,
-    timeline, ApiError, Problem,
+    admin, alerts, campaigns, engagement, failures, feed, messages, numbers, public, settings,
+    templates, timeline, ApiError, Problem,
 };
 use lambda_http::{Body, Response};
 use std::sync::OnceLock;
@@ -39,6 +39,7 @@ use utoipa::{Modify, OpenApi};
         campaigns::get,
         messages::of_campaign,
         failures::catalogue,
+        feed::after,
         failures::of_campaign,
         numbers::list,
         numbers::get,

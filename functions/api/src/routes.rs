@@ -7,8 +7,8 @@ use crate::campaigns::CampaignPath;
 use crate::engagement::{self, ContactPath};
 use crate::http::{self, PhonePath, TemplatePath, TenantQuery};
 use crate::{
-    admin, alerts, campaigns, failures, messages, numbers, openapi, public, settings, templates,
-    timeline,
+    admin, alerts, campaigns, failures, feed, messages, numbers, openapi, public, settings,
+    templates, timeline,
 };
 use crate::{Api, ApiError};
 use lambda_http::http::Method;
@@ -84,6 +84,7 @@ pub(crate) async fn route(api: &Api, req: &Request) -> Result<Response<Body>, Ap
             campaigns::get(api, t, CampaignPath { campaign_id }).await
         }
         (Method::GET, ["errors"]) => failures::catalogue(),
+        (Method::GET, ["feed"]) => feed::after(api, req, t).await,
         (Method::GET, ["campaigns", campaign_id, "failures"]) => {
             failures::of_campaign(api, t, CampaignPath { campaign_id }).await
         }
@@ -140,7 +141,7 @@ pub(crate) async fn route(api: &Api, req: &Request) -> Result<Response<Body>, Ap
 fn allowed_methods(path: &[&str]) -> Option<&'static str> {
     Some(match path {
         ["health" | "openapi.json" | "alerts" | "stats" | "audit" | "unrouted" | "dashboard"
-        | "errors"] => "GET",
+        | "errors" | "feed"] => "GET",
         ["dashboard", "config.json"] => "GET",
         ["templates", "sync"] => "POST",
         ["templates"] | ["templates", _] => "GET",
@@ -185,6 +186,6 @@ mod tests {
             }
         }
         // The arms of `route`: 4 public, 30 behind a token.
-        assert_eq!(documented, 35, "a route is not documented");
+        assert_eq!(documented, 36, "a route is not documented");
     }
 }

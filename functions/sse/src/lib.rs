@@ -51,7 +51,10 @@ impl Settings {
             table_name: shared::config::required("TABLE_NAME")?,
             poll: Duration::from_millis(optional("SSE_POLL_MILLIS", 1000)?),
             heartbeat: Duration::from_secs(optional("SSE_HEARTBEAT_SECONDS", 15)?),
-            settle: Duration::from_millis(optional("SSE_SETTLE_MILLIS", 3000)?),
+            settle: Duration::from_millis(optional(
+                "SSE_SETTLE_MILLIS",
+                shared::realtime::FEED_SETTLE_MILLIS,
+            )?),
             end_margin: Duration::from_secs(optional("SSE_END_MARGIN_SECONDS", 5)?),
             max_stream: Duration::from_secs(optional("SSE_MAX_SECONDS", 840)?),
         })

@@ -19,6 +19,11 @@ pub const VERSION: u8 = 1;
 /// API Gateway WebSocket frames are limited to 128 KB; messages stay well under it.
 pub const MAX_MESSAGE_BYTES: usize = 96 * 1024;
 
+/// How old a feed id must be before a reader that resumes by id (SSE, `GET /feed`) sends it:
+/// the counters fold names its items by the second their stream record was made and writes
+/// them up to about 2.5 s later, so a younger id may still be joined by items sorting below it.
+pub const FEED_SETTLE_MILLIS: u64 = 3000;
+
 /// What a client can listen to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Topic {
