@@ -124,6 +124,7 @@ $(VENV)/.arm64: $(STAMP)
 
 # Every function, release, into target/lambda/<function>/bootstrap (the template's CodeUri).
 build: $(VENV)/.arm64
+	scripts/build-dashboard
 	cargo lambda build --release --arm64 $(addprefix -p ,$(FUNCTIONS))
 
 # The same toolchain on one function, unoptimised, into a folder of its own (make test runs it,

@@ -74,11 +74,50 @@ def main():
         screenshot.parent.mkdir(exist_ok=True)
         page.screenshot(path=str(screenshot), full_page=True)
 
+        # The campaign's detail: funnel, the time chart (uPlot), and the template's hold.
+        row.locator("td:first-child button").click()
+        detail = page.locator("#detail")
+        expect(detail).to_have_attribute("data-campaign", "c-acme-1", timeout=10_000)
+        expect(page.locator("#funnel [data-step=read] b")).not_to_have_text("0")
+        expect(page.locator("#timeline .uplot canvas")).to_have_count(1)
+        assert int(page.locator("#timeline").get_attribute("data-points")) >= 288, "24 h of 5-minute buckets"
+        expect(page.locator("#holds li[data-hold^='template:']")).to_contain_text("paused or disabled")
+        expect(page.locator("#resume")).to_be_enabled()
+
+        # Failures explained: the deployed spike test's campaign failed with 131049, and the
+        # breaker holds it.
+        spike = page.locator("tr[id^='campaign-deployed-spike-'] td:first-child button").first
+        spike.click()
+        expect(page.locator("#failures tr[data-code='131049']")).to_contain_text("engagement", timeout=10_000)
+        expect(page.locator("#holds li[data-hold='failure_spike']")).to_contain_text("failure spike")
+
+        # An operator pauses and resumes a campaign from the page.
+        page.locator("#campaign-c-acme-2 td:first-child button").click()
+        expect(detail).to_have_attribute("data-campaign", "c-acme-2", timeout=10_000)
+        expect(detail).to_have_attribute("data-status", "ACTIVE")
+        page.locator("#pause").click()
+        expect(detail).to_have_attribute("data-status", "PAUSED", timeout=10_000)
+        expect(page.locator("#holds li[data-hold='manual']")).to_have_count(1)
+        page.locator("#resume").click()
+        expect(detail).to_have_attribute("data-status", "ACTIVE", timeout=10_000)
+        page.screenshot(path=str(ROOT / "target" / "dashboard-detail.png"), full_page=True)
+
         # Sign out: the tab's tokens are gone, and the page asks to sign in again.
         page.locator("#sign-out").click()
         page.wait_for_url(f"{api}/dashboard*", timeout=20_000)
         expect(page.locator("#sign-in")).to_be_visible(timeout=20_000)
         assert page.evaluate("sessionStorage.length") == 0, "signed out clears the tab"
+
+        # A viewer sees the buttons disabled, and why.
+        viewer = browser.new_page(viewport={"width": 1280, "height": 900})
+        viewer.on("pageerror", lambda e: errors.append(str(e)))
+        sign_in(viewer, f"{api}/dashboard?sse={sse}", "viewer@acme.example")
+        viewer.locator("#campaign-c-acme-3 td:first-child button").click()
+        expect(viewer.locator("#detail")).to_have_attribute("data-campaign", "c-acme-3", timeout=10_000)
+        expect(viewer.locator("#pause")).to_be_disabled()
+        expect(viewer.locator("#resume")).to_be_disabled()
+        expect(viewer.locator("#actions-why")).to_contain_text("viewer")
+        viewer.close()
 
         ws_page = browser.new_page(viewport={"width": 1280, "height": 900})
         ws_page.on("pageerror", lambda e: errors.append(str(e)))

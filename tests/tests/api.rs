@@ -855,6 +855,19 @@ async fn the_dashboard_page_is_revalidated_by_its_etag_and_its_config_names_the_
     assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(unchanged.headers()["etag"].to_str().unwrap(), etag);
 
+    // The bundle beside it: script and styles, each with its ETag.
+    for (asset, kind) in [("app.js", "text/javascript"), ("app.css", "text/css")] {
+        let uri = format!("/dashboard/{asset}");
+        let r = api::handle(&h.api, request("GET", &uri, None, None))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{uri}");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with(kind));
+        assert!(r.headers().contains_key("etag"));
+    }
+    let (status, _, _) = call(&h, request("GET", "/dashboard/other.js", None, None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "only the bundle is public");
+
     // The harness has no Hosted UI configured: the page is told so (null), not given a guess.
     let (status, config, _) = call(&h, request("GET", "/dashboard/config.json", None, None)).await;
     assert_eq!(status, StatusCode::OK);

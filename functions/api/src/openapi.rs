@@ -27,6 +27,7 @@ use utoipa::{Modify, OpenApi};
         serve,
         public::dashboard,
         public::dashboard_config,
+        public::dashboard_asset,
         templates::critical,
         templates::quality_summary,
         templates::sync,

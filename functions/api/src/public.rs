@@ -6,20 +6,80 @@ use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::sync::OnceLock;
+use std::sync::LazyLock;
 use utoipa::ToSchema;
 
-/// The live dashboard: one static page, no build step (`functions/api/dashboard/`).
-const DASHBOARD: &str = include_str!("../dashboard/index.html");
+/// The dashboard: its page, and the bundle of its script and styles that `make build` and
+/// `make dev` make from `functions/api/dashboard/src` (esbuild; committed in `dist/`, so a
+/// plain `cargo build` serves it too).
+pub(crate) struct Asset {
+    content_type: &'static str,
+    body: &'static str,
+    /// A digest of the bytes, made on first use.
+    etag: &'static LazyLock<String>,
+}
 
-/// The page's entity tag: a digest of its bytes, so a browser revalidates it and a deploy that
-/// changes it is seen at once.
-fn dashboard_etag() -> &'static str {
-    static ETAG: OnceLock<String> = OnceLock::new();
-    ETAG.get_or_init(|| {
-        let digest = Sha256::digest(DASHBOARD.as_bytes());
-        format!("\"{}\"", hex::encode(&digest[..16]))
-    })
+const PAGE_BODY: &str = include_str!("../dashboard/index.html");
+const SCRIPT_BODY: &str = include_str!("../dashboard/dist/app.js");
+const STYLES_BODY: &str = include_str!("../dashboard/dist/app.css");
+static PAGE_ETAG: LazyLock<String> = LazyLock::new(|| etag_of(PAGE_BODY));
+static SCRIPT_ETAG: LazyLock<String> = LazyLock::new(|| etag_of(SCRIPT_BODY));
+static STYLES_ETAG: LazyLock<String> = LazyLock::new(|| etag_of(STYLES_BODY));
+
+static PAGE: Asset = Asset {
+    content_type: "text/html; charset=utf-8",
+    body: PAGE_BODY,
+    etag: &PAGE_ETAG,
+};
+static SCRIPT: Asset = Asset {
+    content_type: "text/javascript; charset=utf-8",
+    body: SCRIPT_BODY,
+    etag: &SCRIPT_ETAG,
+};
+static STYLES: Asset = Asset {
+    content_type: "text/css; charset=utf-8",
+    body: STYLES_BODY,
+    etag: &STYLES_ETAG,
+};
+
+/// The entity tag of `body`: a digest of its bytes, so a browser revalidates and a deploy that
+/// changes them is seen at once.
+fn etag_of(body: &str) -> String {
+    let digest = Sha256::digest(body.as_bytes());
+    format!("\"{}\"", hex::encode(&digest[..16]))
+}
+
+/// The dashboard's asset named `name` (`app.js`, `app.css`).
+pub(crate) fn asset(name: &str) -> Option<&'static Asset> {
+    match name {
+        "app.js" => Some(&SCRIPT),
+        "app.css" => Some(&STYLES),
+        _ => None,
+    }
+}
+
+impl Asset {
+    /// The asset, or 304 when the browser's copy (`If-None-Match`) is current.
+    pub(crate) fn serve(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let etag = self.etag.as_str();
+        let unchanged = req
+            .headers()
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+        let mut response = if unchanged {
+            http::respond(StatusCode::NOT_MODIFIED, self.content_type, String::new())
+        } else {
+            http::respond(StatusCode::OK, self.content_type, self.body.to_owned())
+        };
+        let headers = response.headers_mut();
+        if let Ok(value) = HeaderValue::from_str(etag) {
+            headers.insert(header::ETAG, value);
+        }
+        // Revalidated on every load (a 304 is a few bytes); no token is ever in them.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        Ok(response)
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -85,30 +145,24 @@ pub(crate) async fn health(api: &Api) -> Result<Response<Body>, ApiError> {
     security()
 )]
 pub(crate) fn dashboard(req: &Request) -> Result<Response<Body>, ApiError> {
-    let etag = dashboard_etag();
-    let unchanged = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let mut response = if unchanged {
-        http::respond(
-            StatusCode::NOT_MODIFIED,
-            "text/html; charset=utf-8",
-            String::new(),
-        )
-    } else {
-        http::respond(
-            StatusCode::OK,
-            "text/html; charset=utf-8",
-            DASHBOARD.to_owned(),
-        )
-    };
-    let headers = response.headers_mut();
-    headers.insert(header::ETAG, HeaderValue::from_static(etag));
-    // Revalidated on every load (a 304 is a few bytes); the tokens are never in the page.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(response)
+    PAGE.serve(req)
+}
+
+/// The dashboard's script and styles (no auth)
+#[utoipa::path(
+    get,
+    path = "/dashboard/{asset}",
+    operation_id = "dashboardAsset",
+    params(("asset" = String, Path, description = "app.js or app.css", pattern = "^app\\.(js|css)$")),
+    responses(
+        (status = 200, description = "The asset, with its ETag", body = String, content_type = "text/javascript"),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 404, description = "No such asset"),
+    ),
+    security()
+)]
+pub(crate) fn dashboard_asset(req: &Request, name: &str) -> Result<Response<Body>, ApiError> {
+    asset(name).ok_or(ApiError::NotFound)?.serve(req)
 }
 
 /// Where the dashboard finds the live streams (no auth)
