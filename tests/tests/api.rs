@@ -841,9 +841,19 @@ async fn the_dashboard_page_is_revalidated_by_its_etag_and_its_config_names_the_
     let Body::Text(html) = page.body() else {
         panic!("the page")
     };
-    assert!(html.contains("code_challenge_method"), "PKCE sign-in");
     assert!(
-        !html.contains(r#"get("token")"#),
+        html.contains("dashboard/app.js"),
+        "the page loads its bundle"
+    );
+    let script = api::handle(&h.api, request("GET", "/dashboard/app.js", None, None))
+        .await
+        .unwrap();
+    let Body::Text(script) = script.body() else {
+        panic!("the script")
+    };
+    assert!(script.contains("code_challenge_method"), "PKCE sign-in");
+    assert!(
+        !script.contains(r#"get("token")"#),
         "the page takes no token from its address"
     );
 
