@@ -155,7 +155,10 @@ pub(crate) fn dashboard(req: &Request) -> Result<Response<Body>, ApiError> {
     operation_id = "dashboardAsset",
     params(("asset" = String, Path, description = "app.js or app.css", pattern = "^app\\.(js|css)$")),
     responses(
-        (status = 200, description = "The asset, with its ETag", body = String, content_type = "text/javascript"),
+        (status = 200, description = "The asset, with its ETag", content(
+            (String = "text/javascript"),
+            (String = "text/css"),
+        )),
         (status = 304, description = "Not modified (If-None-Match)"),
         (status = 404, description = "No such asset"),
     ),

@@ -46,9 +46,7 @@ pub(crate) async fn route(api: &Api, req: &Request) -> Result<Response<Body>, Ap
         (&Method::GET, ["openapi.json"]) => return openapi::serve(),
         (&Method::GET, ["dashboard"]) => return public::dashboard(req),
         (&Method::GET, ["dashboard", "config.json"]) => return public::dashboard_config(api),
-        (&Method::GET, ["dashboard", name]) if public::asset(name).is_some() => {
-            return public::dashboard_asset(req, name)
-        }
+        (&Method::GET, ["dashboard", name]) => return public::dashboard_asset(req, name),
         _ => {}
     }
 
