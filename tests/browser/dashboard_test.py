@@ -21,11 +21,24 @@ from playwright.sync_api import expect, sync_playwright
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = b"fixture-app-secret"  # the fixtures' app secret (infra/local/dev.env)
 PASSWORD = "Local-dev-password-1"  # the local users' password (infra/local/stack.py)
+# c-acme-3/m1 (events/world.json) fails with 131049, Meta's per-user marketing limit.
+FAILED_131049 = (
+    b'{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"value":'
+    b'{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111",'
+    b'"phone_number_id":"106540352242922"},"statuses":[{"id":'
+    b'"wamid.HBgLMTU1NTEyMzAwMjEVAgARGBIyMTlGQUU3MzA3QjVFMUJCNkQA","status":"failed",'
+    b'"timestamp":"1732611300","recipient_id":"15551230021","errors":[{"code":131049,'
+    b'"title":"This message was not delivered to maintain healthy ecosystem engagement."}]}]},'
+    b'"field":"messages"}]}]}'
+)
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
 def post_fixture(name):
-    body = (ROOT / "events" / "meta" / name).read_bytes()
+    post_body((ROOT / "events" / "meta" / name).read_bytes())
+
+
+def post_body(body):
     signature = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
     request = urllib.request.Request(os.environ["WEBHOOK_FUNCTION_URL"], data=body, headers={
         "content-type": "application/json", "x-hub-signature-256": signature})
@@ -84,11 +97,10 @@ def main():
         expect(page.locator("#holds li[data-hold^='template:']")).to_contain_text("paused or disabled")
         expect(page.locator("#resume")).to_be_enabled()
 
-        # Failures explained: the deployed spike test's campaign failed with 131049, and the
-        # breaker holds it.
+        # A spike: the deployed test's campaign failed with 131048 and the breaker holds it.
         spike = page.locator("tr[id^='campaign-deployed-spike-'] td:first-child button").first
         spike.click()
-        expect(page.locator("#failures tr[data-code='131049']")).to_contain_text("engagement", timeout=10_000)
+        expect(page.locator("#failures tr[data-code='131048']")).to_contain_text("rate limit", timeout=10_000)
         expect(page.locator("#holds li[data-hold='failure_spike']")).to_contain_text("failure spike")
 
         # An operator pauses and resumes a campaign from the page.
@@ -108,7 +120,8 @@ def main():
         expect(page.locator("#sign-in")).to_be_visible(timeout=20_000)
         assert page.evaluate("sessionStorage.length") == 0, "signed out clears the tab"
 
-        # A viewer sees the buttons disabled, and why.
+        # A viewer sees the buttons disabled, and why; and a 131049 failure explained.
+        post_body(FAILED_131049)
         viewer = browser.new_page(viewport={"width": 1280, "height": 900})
         viewer.on("pageerror", lambda e: errors.append(str(e)))
         sign_in(viewer, f"{api}/dashboard?sse={sse}", "viewer@acme.example")
@@ -117,6 +130,9 @@ def main():
         expect(viewer.locator("#pause")).to_be_disabled()
         expect(viewer.locator("#resume")).to_be_disabled()
         expect(viewer.locator("#actions-why")).to_contain_text("viewer")
+        failure = viewer.locator("#failures tr[data-code='131049']")
+        expect(failure).to_contain_text("healthy ecosystem engagement", timeout=20_000)
+        expect(failure).to_contain_text("engagement")
         viewer.close()
 
         ws_page = browser.new_page(viewport={"width": 1280, "height": 900})
