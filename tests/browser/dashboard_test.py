@@ -46,6 +46,26 @@ def post_body(body):
         assert r.status == 200, r.status
 
 
+AXE = ROOT / "functions" / "api" / "dashboard" / "node_modules" / "axe-core" / "axe.min.js"
+CHECKED = []
+
+
+def axe(page, name):
+    """axe-core (pinned in the dashboard's package-lock.json) on the page as it is: no serious or
+    critical violation, in the light and the dark theme."""
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        if not page.evaluate("typeof axe !== 'undefined'"):
+            page.add_script_tag(content=AXE.read_text())
+        violations = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']}))
+            .violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))""")
+        assert not violations, f"{name}, {scheme}: {violations}"
+        page.screenshot(path=str(ROOT / "target" / "dashboard" / f"{name}-{scheme}.png"), full_page=True)
+    page.emulate_media(color_scheme="light")
+    CHECKED.append(name)
+
+
 def sign_in(page, url, email):
     """Opens the dashboard and signs in through the Hosted UI; back on the page, signed in."""
     page.goto(url)
@@ -67,9 +87,13 @@ def main():
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        (ROOT / "target" / "dashboard").mkdir(parents=True, exist_ok=True)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{api}/dashboard?sse={sse}")
+        expect(page.locator("#sign-in")).to_be_visible(timeout=20_000)
+        axe(page, "signed-out")
         sign_in(page, f"{api}/dashboard?sse={sse}", admin)
         expect(page.locator("#user")).to_have_attribute("data-role", "org_admin")
         expect(page.locator("#live")).to_have_attribute("data-state", "open", timeout=20_000)
@@ -96,6 +120,7 @@ def main():
         assert int(page.locator("#timeline").get_attribute("data-points")) >= 288, "24 h of 5-minute buckets"
         expect(page.locator("#holds li[data-hold^='template:']")).to_contain_text("paused or disabled")
         expect(page.locator("#resume")).to_be_enabled()
+        axe(page, "campaign-detail")
 
         # A spike: the deployed test's campaign failed with 131048 and the breaker holds it.
         spike = page.locator("tr[id^='campaign-deployed-spike-'] td:first-child button").first
@@ -133,6 +158,7 @@ def main():
         failure = viewer.locator("#failures tr[data-code='131049']")
         expect(failure).to_contain_text("healthy ecosystem engagement", timeout=20_000)
         expect(failure).to_contain_text("engagement")
+        axe(viewer, "viewer-failures")
         viewer.close()
 
         ws_page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -149,9 +175,13 @@ def main():
         ws_page.evaluate("window.dashboardSocket.close()")
         expect(ws_page.locator("#live")).to_have_attribute("data-state", "reconnecting", timeout=5_000)
         expect(ws_page.locator("#live")).to_have_attribute("data-state", "open", timeout=20_000)
+        axe(ws_page, "websocket")
         ws_page.screenshot(path=str(ROOT / "target" / "dashboard-websocket.png"), full_page=True)
         browser.close()
     assert not errors, errors
+    bundle = sum((ROOT / "functions" / "api" / "dashboard" / "dist" / f).stat().st_size for f in ("app.js", "app.css"))
+    print(f"dashboard: axe-core found no serious or critical violation on {len(CHECKED)} views in both themes "
+          f"({', '.join(CHECKED)}; screenshots in target/dashboard/); bundle {bundle} B before gzip")
     print(f"dashboard: signed in through the Hosted UI with PKCE, a counter and pauses reached the page live over SSE and WebSocket, signed out; screenshots {screenshot.relative_to(ROOT)}, target/dashboard-websocket.png")
 
 
