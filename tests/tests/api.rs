@@ -1045,6 +1045,13 @@ async fn a_campaigns_timeline_is_served_zero_filled_and_summed_into_wider_bucket
         assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
         assert_eq!(b["code"], code, "{uri}");
     }
+    // No range: the day up to the campaign's latest bucket, however long ago it ran.
+    let (status, b) = get(&h, "/campaigns/c-timeline/timeline", &viewer).await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    let items = b["items"].as_array().unwrap();
+    assert_eq!(items.len(), 289);
+    assert_eq!(items[288]["start"], 1_800_000_300u64);
+    assert_eq!(items[288]["read"], 1);
     let (status, _) = get(&h, "/campaigns/c-missing/timeline", &viewer).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -22,7 +22,8 @@ pub(crate) struct TimelineQuery {
     /// Start, Unix seconds (default: 24 hours before `to`)
     #[param(value_type = Option<i64>, minimum = 0)]
     from: Option<String>,
-    /// End, Unix seconds (default: now)
+    /// End, Unix seconds (default: the end of the campaign's latest bucket, or now when it has
+    /// none, so a campaign that ran earlier shows its last day)
     #[param(value_type = Option<i64>, minimum = 0)]
     to: Option<String>,
     /// Bucket width in seconds: a multiple of 300, up to 86400
@@ -70,11 +71,21 @@ pub(crate) async fn of_campaign(
     campaign: CampaignPath<'_>,
 ) -> Result<Response<Body>, ApiError> {
     let q: TimelineQuery = http::query(req)?;
-    let range = Range::parse(&q, shared::store::now())?;
+    Range::parse(&q, shared::store::now())?;
     api.store
         .campaign(tenant, campaign.campaign_id)
         .await?
         .ok_or(ApiError::NotFound)?;
+    // Without a range, the day up to the campaign's latest activity.
+    let end = match (&q.from, &q.to) {
+        (None, None) => api
+            .store
+            .latest_timeline_bucket(tenant, campaign.campaign_id)
+            .await?
+            .map(|start| start + BUCKET_SECONDS - 1),
+        _ => None,
+    };
+    let range = Range::parse(&q, end.unwrap_or_else(shared::store::now))?;
     let stored = api
         .store
         .campaign_timeline(tenant, campaign.campaign_id, range.first, range.end())

@@ -60,4 +60,31 @@ impl Store {
             }
         }
     }
+
+    /// The start of a campaign's latest bucket (one Query of one key), if it has any.
+    pub async fn latest_timeline_bucket(
+        &self,
+        tenant_id: &str,
+        campaign_id: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(keys::campaign_timeline(tenant_id, campaign_id)))
+            .scan_index_forward(false)
+            .limit(1)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(page
+            .items
+            .unwrap_or_default()
+            .first()
+            .and_then(|item| match item.get("start") {
+                Some(AttributeValue::N(v)) => v.parse::<u64>().ok(),
+                _ => None,
+            }))
+    }
 }

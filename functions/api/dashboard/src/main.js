@@ -392,6 +392,9 @@ function drawTimeline(timeline) {
   const series = ["sent", "delivered", "read", "failed", "replied"];
   const data = [xs, ...series.map((s) => timeline.items.map((p) => p[s]))];
   const colors = ["#9ecbff", "#4ea1ff", "#1f6feb", "#cf222e", "#1a7f37"];
+  const when = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  $("timeline-title").textContent = "Statuses per 5 minutes, " + when.format(timeline.from * 1000) +
+    " to " + when.format(timeline.to * 1000);
   const box = $("timeline");
   box.dataset.points = String(xs.length);
   box.dataset.total = String(series.reduce((n, s) => n + timeline.items.reduce((m, p) => m + p[s], 0), 0));
