@@ -105,8 +105,16 @@ async function api(path) {
   return r.json();
 }
 
+// Every campaign of the tenant, a page of 100 at a time, then one render.
 async function loadCampaigns() {
-  const { items } = await api("/campaigns?limit=100");
+  const items = [];
+  let cursor = null;
+  for (let page = 0; page < 50; page++) {
+    const read = await api("/campaigns?limit=100" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+    items.push(...read.items);
+    cursor = read.next_cursor;
+    if (!cursor) break;
+  }
   const body = $("campaigns");
   body.replaceChildren();
   for (const c of items) {
@@ -132,6 +140,8 @@ async function loadCampaigns() {
     cell(row, c.registered || 0, "registered");
     for (const k of ["sent", "delivered", "read", "failed"]) cell(row, c["reached_" + k] || 0, k);
   }
+  // The first render's time, for the browser test's figure (performance.getEntriesByName).
+  if (!performance.getEntriesByName("campaigns-rendered").length) performance.mark("campaigns-rendered");
 }
 
 async function loadTemplates() {
