@@ -213,9 +213,12 @@ def main():
         expect(bulk.locator("#campaign-bulk-0499")).to_have_count(1, timeout=30_000)
         rows = bulk.locator("#campaigns tr").count()
         first_render_ms = bulk.evaluate("performance.getEntriesByName('campaigns-rendered')[0].startTime")
+        fetched_ms = bulk.evaluate("performance.getEntriesByName('campaigns-fetched')[0].startTime")
         browser.close()
     assert not errors, errors
-    print(f"dashboard: first render of {rows} campaigns {first_render_ms:.0f} ms after navigation (headless chromium, 2 cores, through the local emulator)")
+    print(f"dashboard: first render of {rows} campaigns {first_render_ms:.0f} ms after navigation: "
+          f"{fetched_ms:.0f} ms to read them (6 pages of 100 through the local emulator), "
+          f"{first_render_ms - fetched_ms:.0f} ms to draw them (headless chromium, 2 cores)")
     bundle = sum((ROOT / "functions" / "api" / "dashboard" / "dist" / f).stat().st_size for f in ("app.js", "app.css"))
     print(f"dashboard: axe-core found no serious or critical violation on {len(CHECKED)} views in both themes "
           f"({', '.join(CHECKED)}; screenshots in target/dashboard/); bundle {bundle} B before gzip")

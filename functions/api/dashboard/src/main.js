@@ -115,6 +115,7 @@ async function loadCampaigns() {
     cursor = read.next_cursor;
     if (!cursor) break;
   }
+  if (!performance.getEntriesByName("campaigns-fetched").length) performance.mark("campaigns-fetched");
   const body = $("campaigns");
   body.replaceChildren();
   for (const c of items) {
