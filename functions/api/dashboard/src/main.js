@@ -105,6 +105,25 @@ async function api(path) {
   return r.json();
 }
 
+// The campaigns read last; the search, status filter and sort apply to them without a request.
+let campaigns = [];
+
+function shownCampaigns() {
+  const text = $("campaign-search").value.trim().toLowerCase();
+  const status = $("campaign-status").value;
+  const sort = $("campaign-sort").value;
+  const by = {
+    name: (a, b) => (a.name || a.campaign_id).localeCompare(b.name || b.campaign_id),
+    status: (a, b) => a.status.localeCompare(b.status),
+    registered: (a, b) => (b.registered || 0) - (a.registered || 0),
+    failed: (a, b) => (b.reached_failed || 0) - (a.reached_failed || 0),
+  }[sort];
+  return campaigns
+    .filter((c) => !status || c.status === status)
+    .filter((c) => !text || (c.name || "").toLowerCase().includes(text) || c.campaign_id.toLowerCase().includes(text))
+    .sort(by);
+}
+
 // Every campaign of the tenant, a page of 100 at a time, then one render.
 async function loadCampaigns() {
   const items = [];
@@ -116,9 +135,16 @@ async function loadCampaigns() {
     if (!cursor) break;
   }
   if (!performance.getEntriesByName("campaigns-fetched").length) performance.mark("campaigns-fetched");
+  campaigns = items;
+  renderCampaigns();
+}
+
+function renderCampaigns() {
+  const shown = shownCampaigns();
+  $("campaign-count").textContent = number(shown.length) + " of " + number(campaigns.length);
   const body = $("campaigns");
   body.replaceChildren();
-  for (const c of items) {
+  for (const c of shown) {
     const row = body.insertRow();
     row.id = "campaign-" + c.campaign_id;
     row.className = "selectable";
@@ -428,6 +454,10 @@ async function start() {
     }
     else listen(params.get("sse") || config.sse_url);
   } catch (e) { report(e); }
+}
+
+for (const id of ["campaign-search", "campaign-status", "campaign-sort"]) {
+  $(id).addEventListener("input", renderCampaigns);
 }
 
 async function boot() {
