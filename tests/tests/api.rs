@@ -888,6 +888,19 @@ async fn the_dashboard_page_is_revalidated_by_its_etag_and_its_config_names_the_
 }
 
 #[tokio::test]
+async fn the_campaign_list_pages_up_to_500_and_other_lists_up_to_100() {
+    let h = harness().await;
+    let viewer = token("acme", "viewer");
+    let (status, b) = get(&h, "/campaigns?limit=500", &viewer).await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    let (status, b) = get(&h, "/campaigns?limit=501", &viewer).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(b["code"], "invalid_limit");
+    let (status, _) = get(&h, "/templates?limit=101", &viewer).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
 async fn the_feed_since_an_id_gives_what_a_client_missed_once_its_ids_have_settled() {
     let h = harness().await;
     let viewer = token("acme", "viewer");

@@ -1,7 +1,7 @@
 //! Campaigns: list, create, read, pause and resume (audited), and totals over a time range.
 
 use crate::alerts::record_action;
-use crate::http::{self, Page, PageQuery, TenantQuery};
+use crate::http::{self, Page, TenantQuery};
 use crate::responses::{Refused, RefusedOrMissing};
 use crate::templates;
 use crate::{Api, ApiError, Problem};
@@ -225,12 +225,28 @@ pub(crate) struct Stats {
     totals: BTreeMap<String, i64>,
 }
 
+/// A tenant's campaigns fit a few pages of up to 500 (small items): the dashboard reads 500
+/// campaigns in one request.
+const MAX_CAMPAIGN_PAGE: i32 = 500;
+
+/// `?limit=&cursor=` of the campaign list, as documented; `http::page_up_to` reads them.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct CampaignPageQuery {
+    #[param(value_type = Option<i32>, minimum = 1, maximum = 500, default = 50)]
+    limit: Option<String>,
+    /// next_cursor of the previous page
+    #[param(pattern = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")]
+    cursor: Option<String>,
+}
+
 /// Campaigns, optionally by status
 #[utoipa::path(
     get,
     path = "/campaigns",
     operation_id = "listCampaigns",
-    params(TenantQuery, PageQuery, CampaignFilter),
+    params(TenantQuery, CampaignPageQuery, CampaignFilter),
     responses((status = 200, description = "OK", body = inline(Page)), Refused),
     security(("bearerAuth" = []))
 )]
@@ -245,7 +261,7 @@ pub(crate) async fn list(
     if let Some(status) = http::one_of("status", filter.status, STATUSES)? {
         q.filters.push(("status", s(status)));
     }
-    http::page(api, req, tenant, "campaigns", q).await
+    http::page_up_to(api, req, tenant, "campaigns", q, MAX_CAMPAIGN_PAGE).await
 }
 
 /// Create a campaign (org_admin+)

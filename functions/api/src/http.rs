@@ -253,13 +253,25 @@ pub(crate) struct Page {
     next_cursor: Option<String>,
 }
 
-/// One page of `q`, continuing from `?cursor=` and sized by `?limit=`.
+/// One page of `q`, continuing from `?cursor=` and sized by `?limit=` (1 to 100).
 pub(crate) async fn page(
     api: &Api,
     req: &Request,
     tenant: &str,
     scope: &str,
+    q: ListQuery,
+) -> Result<Response<Body>, ApiError> {
+    page_up_to(api, req, tenant, scope, q, MAX_PAGE).await
+}
+
+/// [`page`] for a list whose `?limit=` may reach `max`.
+pub(crate) async fn page_up_to(
+    api: &Api,
+    req: &Request,
+    tenant: &str,
+    scope: &str,
     mut q: ListQuery,
+    max: i32,
 ) -> Result<Response<Body>, ApiError> {
     // The scope includes the filters, so a cursor only continues the list it came from.
     let scope = format!(
@@ -270,7 +282,7 @@ pub(crate) async fn page(
             .collect::<Vec<_>>()
             .join(",")
     );
-    let (limit, start) = page_request(api, req, tenant, &scope)?;
+    let (limit, start) = page_request_up_to(api, req, tenant, &scope, max)?;
     q.limit = limit;
     if let Some(key) = start {
         // Belt and braces: the key must lie in the partition this query reads.
@@ -301,12 +313,27 @@ pub(crate) fn page_request(
     tenant: &str,
     scope: &str,
 ) -> Result<(i32, Option<HashMap<String, String>>), ApiError> {
+    page_request_up_to(api, req, tenant, scope, MAX_PAGE)
+}
+
+fn page_request_up_to(
+    api: &Api,
+    req: &Request,
+    tenant: &str,
+    scope: &str,
+    max: i32,
+) -> Result<(i32, Option<HashMap<String, String>>), ApiError> {
     let PageQuery { limit, cursor } = query(req)?;
     let limit = match limit {
         None => 50,
         Some(raw) => match raw.parse::<i32>() {
-            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-            _ => return Err(ApiError::bad("invalid_limit", "limit must be 1 to 100")),
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => {
+                return Err(ApiError::bad(
+                    "invalid_limit",
+                    format!("limit must be 1 to {max}"),
+                ))
+            }
         },
     };
     let start = cursor

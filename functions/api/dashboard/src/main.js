@@ -124,12 +124,12 @@ function shownCampaigns() {
     .sort(by);
 }
 
-// Every campaign of the tenant, a page of 100 at a time, then one render.
+// Every campaign of the tenant, a page of 500 at a time, then one render.
 async function loadCampaigns() {
   const items = [];
   let cursor = null;
   for (let page = 0; page < 50; page++) {
-    const read = await api("/campaigns?limit=100" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+    const read = await api("/campaigns?limit=500" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
     items.push(...read.items);
     cursor = read.next_cursor;
     if (!cursor) break;
