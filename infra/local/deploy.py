@@ -330,6 +330,8 @@ def main():
             "CognitoKeysBaseUrl": args.endpoint,
             # ... and its Hosted UI (/oauth2/authorize, /login, /oauth2/token) at its root.
             "SignInUrl": args.endpoint,
+            # Its WebSocket API does not echo a subprotocol: browsers pass the token as ?token=.
+            "WebSocketTokenIn": "query",
             # Failed records come back after seconds, not minutes.
             "QueueVisibilityTimeout": args.visibility_timeout,
             # The tests' Slack receivers listen on loopback, plain HTTP.

@@ -145,6 +145,9 @@ pub struct ApiConfig {
     /// The live streams the dashboard connects to.
     pub sse_url: Option<String>,
     pub websocket_url: Option<String>,
+    /// How browsers hand their token to the WebSocket API: `subprotocol` (`bearer`, the
+    /// default) or `query` (`?token=`, the local emulator).
+    pub websocket_token_in: String,
     /// Where the dashboard signs in: the Hosted UI's base URL and the app client.
     pub sign_in: Option<SignInConfig>,
     /// `POST /templates/sync` calls Meta's Graph API with the tenant's token.
@@ -171,6 +174,10 @@ impl ApiConfig {
             websocket_url: std::env::var("WEBSOCKET_URL")
                 .ok()
                 .filter(|v| !v.is_empty()),
+            websocket_token_in: match std::env::var("WEBSOCKET_TOKEN_IN").as_deref() {
+                Ok("query") => "query".to_owned(),
+                _ => "subprotocol".to_owned(),
+            },
             sign_in: SignInConfig::from_env(),
             graph: graph_from_env()?,
             tenant_secrets_prefix: tenant_secrets_prefix()?,

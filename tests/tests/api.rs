@@ -88,6 +88,7 @@ async fn harness_with_graph(graph_url: &str) -> Harness {
         cursor_secret: "cursor-secret".into(),
         sse_url: None,
         websocket_url: None,
+        websocket_token_in: "subprotocol".to_owned(),
         sign_in: None,
         graph: shared::graph::GraphConfig {
             base_url: graph_url.into(),
@@ -1067,6 +1068,121 @@ async fn a_campaigns_timeline_is_served_zero_filled_and_summed_into_wider_bucket
     assert_eq!(items[288]["read"], 1);
     let (status, _) = get(&h, "/campaigns/c-missing/timeline", &viewer).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_overview_sums_the_last_24_hours_and_7_days_beside_the_periods_before() {
+    let h = harness().await;
+    let viewer = token("acme", "viewer");
+    let to: u64 = 1_800_000_000;
+    const DAY: u64 = 86_400;
+    campaign_with_counters(
+        &h,
+        "acme",
+        "c-overview",
+        SPRING_SALE.parse().unwrap(),
+        "ACTIVE",
+        (9, 9, 0),
+    )
+    .await;
+    use shared::store::{keys, n, s};
+    // The fold marks the campaigns it counts (`counted_at`); the overview reads their timelines.
+    h.ddb
+        .update_item()
+        .table_name(&h.table)
+        .key("pk", s(keys::tenant("acme")))
+        .key("sk", s(keys::campaign("c-overview")))
+        .update_expression("SET counted_at = :t")
+        .expression_attribute_values(":t", n(to))
+        .send()
+        .await
+        .unwrap();
+    for (start, sent, delivered) in [
+        (to - 300, 4, 3),          // the last 24 h
+        (to - DAY - 300, 2, 2),    // the 24 h before; within the last 7 d
+        (to - 3 * DAY, 1, 0),      // the last 7 d
+        (to - 8 * DAY, 5, 5),      // the 7 d before
+        (to - 20 * DAY, 100, 100), // older: not read
+    ] {
+        h.ddb
+            .update_item()
+            .table_name(&h.table)
+            .key("pk", s(keys::campaign_timeline("acme", "c-overview")))
+            .key("sk", s(keys::timeline_bucket(start)))
+            .update_expression("SET entity = :e, #start = :start ADD sent :sent, delivered :d")
+            .expression_attribute_names("#start", "start")
+            .expression_attribute_values(":e", s("timeline"))
+            .expression_attribute_values(":start", n(start))
+            .expression_attribute_values(":sent", n(sent))
+            .expression_attribute_values(":d", n(delivered))
+            .send()
+            .await
+            .unwrap();
+    }
+    let (status, b) = get(&h, &format!("/overview?to={to}"), &viewer).await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    assert_eq!(b["to"], to);
+    assert_eq!(b["last_24h"]["current"]["sent"], 4);
+    assert_eq!(b["last_24h"]["current"]["delivered"], 3);
+    assert_eq!(b["last_24h"]["previous"]["sent"], 2);
+    assert_eq!(b["last_7d"]["current"]["sent"], 7);
+    assert_eq!(b["last_7d"]["previous"]["sent"], 5);
+    assert_eq!(b["last_7d"]["previous"]["delivered"], 5);
+    assert_eq!(
+        b["campaigns_read"], 1,
+        "only campaigns counted in the last 14 days"
+    );
+    assert!(b["campaigns_by_status"]["ACTIVE"].as_u64().unwrap() >= 1);
+    // Another tenant sees none of it.
+    let (_, b) = get(
+        &h,
+        &format!("/overview?to={to}"),
+        &token("globex", "viewer"),
+    )
+    .await;
+    assert_eq!(b["last_7d"]["current"]["sent"], 0);
+    let (status, b) = get(&h, "/overview?to=soon", &viewer).await;
+    assert_eq!(
+        (status, b["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_query"))
+    );
+}
+
+#[tokio::test]
+async fn an_alert_is_acknowledged_by_its_id_by_an_operator_and_audited() {
+    let h = harness().await;
+    let (viewer, admin) = (token("acme", "viewer"), token("acme", "org_admin"));
+    let (_, b) = get(&h, "/alerts", &viewer).await;
+    let alert = b["items"][0].clone();
+    let id = alert["alert_id"]
+        .as_str()
+        .expect("the fixtures raise alerts")
+        .to_owned();
+    let uri = format!("/alerts/{id}/acknowledge");
+    let (status, b) = post(&h, &uri, &viewer, None).await;
+    assert_eq!(
+        (status, b["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    let (status, _) = post(&h, &uri, &token("globex", "org_admin"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's alert");
+    let (status, b) = post(&h, &uri, &admin, None).await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    assert!(b["acknowledged"].as_u64().unwrap() >= 1);
+    let (_, b) = get(&h, "/alerts", &viewer).await;
+    assert!(
+        b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["subject"] != alert["subject"]),
+        "the subject's alerts are closed"
+    );
+    let (status, _) = post(&h, &uri, &admin, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no longer open");
+    let (_, b) = get(&h, "/audit", &viewer).await;
+    assert_eq!(b["items"][0]["action"], "alert_acknowledged");
+    assert_eq!(b["items"][0]["subject"], alert["subject"]);
 }
 
 #[tokio::test]

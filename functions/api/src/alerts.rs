@@ -6,14 +6,14 @@ use crate::responses::{Refused, RefusedOrMissing};
 use crate::templates;
 use crate::{Api, ApiError};
 use lambda_http::{Body, Request, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use shared::auth::{Caller, Role};
 use shared::domain::template::Severity;
 use shared::store::queries::ListQuery;
 use shared::store::{keys, s, AlertRecord, AttributeValue};
 use std::collections::BTreeMap;
 use utoipa::openapi::schema::ObjectBuilder;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// An open alert.
 #[derive(Clone, Serialize, ToSchema)]
@@ -131,6 +131,56 @@ pub(crate) async fn acknowledge(
 }
 
 /// Who paused, resumed, acknowledged what; newest first
+/// `/alerts/{alert_id}/...`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct AlertPath<'a> {
+    /// An open alert's id (from `GET /alerts`)
+    #[param(pattern = "^[A-Za-z0-9_.:#-]{1,200}$")]
+    pub(crate) alert_id: &'a str,
+}
+
+/// Acknowledge an open alert, and the other open alerts about the same subject (org_admin+)
+#[utoipa::path(
+    post,
+    path = "/alerts/{alert_id}/acknowledge",
+    operation_id = "acknowledgeAlertById",
+    params(AlertPath, TenantQuery),
+    responses((status = 200, description = "OK", body = inline(Acknowledged)), RefusedOrMissing),
+    security(("bearerAuth" = []))
+)]
+pub(crate) async fn acknowledge_by_id(
+    api: &Api,
+    caller: &Caller,
+    tenant: &str,
+    alert: AlertPath<'_>,
+) -> Result<Response<Body>, ApiError> {
+    caller.require(Role::OrgAdmin)?;
+    let open = api.store.open_alerts(tenant).await?;
+    let subject = open
+        .into_iter()
+        .find(|a| a.alert_id == alert.alert_id)
+        .map(|a| a.subject)
+        .ok_or(ApiError::NotFound)?;
+    let count = api
+        .store
+        .acknowledge_alerts(tenant, &subject, &caller.subject)
+        .await?;
+    let at = record_action(
+        api,
+        tenant,
+        caller,
+        "alert_acknowledged",
+        &[("subject", s(&subject)), ("count", shared::store::n(count))],
+    )
+    .await?;
+    http::ok(&Acknowledged {
+        acknowledged: count,
+        by: caller.subject.clone(),
+        at,
+    })
+}
+
 #[utoipa::path(
     get,
     path = "/audit",

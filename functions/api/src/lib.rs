@@ -14,6 +14,7 @@ mod http;
 mod messages;
 mod numbers;
 pub mod openapi;
+mod overview;
 mod public;
 mod responses;
 mod routes;
@@ -45,6 +46,7 @@ pub struct Api {
     /// Where the dashboard's live streams are (`GET /dashboard/config.json`).
     sse_url: Option<String>,
     websocket_url: Option<String>,
+    websocket_token_in: String,
     sign_in: Option<shared::config::SignInConfig>,
     /// `POST /templates/sync`.
     sync: TemplateSync,
@@ -79,6 +81,7 @@ impl Api {
             cursors: CursorSigner::new(&config.cursor_secret),
             sse_url: config.sse_url.clone(),
             websocket_url: config.websocket_url.clone(),
+            websocket_token_in: config.websocket_token_in.clone(),
             sign_in: config.sign_in.clone(),
         })
     }

@@ -5,8 +5,8 @@
 
 use crate::http::{self, Item};
 use crate::{
-    admin, alerts, campaigns, engagement, failures, feed, messages, numbers, public, settings,
-    templates, timeline, ApiError, Problem,
+    admin, alerts, campaigns, engagement, failures, feed, messages, numbers, overview, public,
+    settings, templates, timeline, ApiError, Problem,
 };
 use lambda_http::{Body, Response};
 use std::sync::OnceLock;
@@ -35,6 +35,7 @@ use utoipa::{Modify, OpenApi};
         templates::get,
         templates::status_history,
         alerts::acknowledge,
+        alerts::acknowledge_by_id,
         campaigns::list,
         campaigns::create,
         campaigns::get,
@@ -52,6 +53,7 @@ use utoipa::{Modify, OpenApi};
         campaigns::pause,
         campaigns::resume,
         campaigns::stats,
+        overview::of_tenant,
         messages::register,
         alerts::open,
         settings::get,

@@ -93,6 +93,9 @@ pub(crate) struct DashboardConfig {
     sse_url: Option<String>,
     #[schema(required = true)]
     websocket_url: Option<String>,
+    /// How to hand the token to the WebSocket: the `bearer` subprotocol, or `?token=`
+    #[schema(pattern = "^(subprotocol|query)$")]
+    websocket_token_in: String,
     /// Where to sign in; null when the stack has no Hosted UI configured
     #[schema(required = true)]
     sign_in: Option<SignIn>,
@@ -180,6 +183,7 @@ pub(crate) fn dashboard_config(api: &Api) -> Result<Response<Body>, ApiError> {
     http::ok(&DashboardConfig {
         sse_url: api.sse_url.clone(),
         websocket_url: api.websocket_url.clone(),
+        websocket_token_in: api.websocket_token_in.clone(),
         sign_in: api.sign_in.as_ref().map(|s| SignIn {
             authorize_url: format!("{}/oauth2/authorize", s.url),
             token_url: format!("{}/oauth2/token", s.url),

@@ -149,6 +149,7 @@ async fn main() {
         cursor_secret: "bench-cursor".into(),
         sse_url: None,
         websocket_url: None,
+        websocket_token_in: "subprotocol".to_owned(),
         sign_in: None,
         graph: shared::graph::GraphConfig::default(),
         tenant_secrets_prefix: "tests/tenants".into(),
