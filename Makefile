@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 TEMPLATE := infra/template.yaml
 
-.PHONY: help dev watch test fuzz load faults redrive migrate-index lint lint-template capacity bench bench-processor bench-realtime bench-sse bench-api build arm64-check deploy coldstart clean
+.PHONY: help dev watch test fuzz load faults redrive replay recount migrate-index lint lint-template capacity bench bench-processor bench-realtime bench-sse bench-api build arm64-check deploy coldstart clean
 
 help:
 	@echo "make dev    - infra/template.yaml deployed on a local AWS emulator, world loaded, redeploy on save"
@@ -20,6 +20,8 @@ help:
 	@echo "make build  - release build of every function for Lambda (arm64)"
 	@echo "make deploy - build, then sam deploy (guided the first time; infra/samconfig.toml)"
 	@echo "make redrive ARGS=--dry-run - parked bodies by reason; without --dry-run, move them back to the queue"
+	@echo "make replay FROM=... [TO=...] [TENANT=...] [TARGET=live|fresh] [DRY_RUN=1] - archived bodies through the processor again"
+	@echo "make recount [TENANT=...] [CAMPAIGN=...] [ARGS=--repair] - campaign counters against their messages"
 
 # uv (from PyPI, pinned in infra/local/uv-requirements.txt) installs both environments in about
 # 15 s, where pip took over 2 minutes on a fresh machine.
@@ -60,6 +62,19 @@ load: $(STAMP) $(EMULATOR_STAMP)
 redrive:
 	set -a; if [ -z "$$WEBHOOK_DLQ_URL" ] && [ -f .local/stack.env ]; then . .local/stack.env; fi; set +a; \
 	cargo run --quiet -p redrive -- $(ARGS)
+
+# Archived webhook bodies back through the processor's path (docs/operations.md, "Archive and
+# replay"): FROM=… [TO=…] [TENANT=…] [TARGET=live|fresh (FRESH_TABLE_NAME)] [DRY_RUN=1].
+# ARCHIVE_BUCKET_NAME, TABLE_NAME, WEBHOOK_DLQ_URL: the stack's, or .local/stack.env under `make dev`.
+replay:
+	set -a; if [ -z "$$ARCHIVE_BUCKET_NAME" ] && [ -f .local/stack.env ]; then . .local/stack.env; fi; set +a; \
+	cargo run --quiet -p replay
+
+# Campaign counters recomputed from their messages, drift printed; ARGS=--repair corrects it
+# (audited). [TENANT=…] [CAMPAIGN=…]; TABLE_NAME, or .local/stack.env under `make dev`.
+recount:
+	set -a; if [ -z "$$TABLE_NAME" ] && [ -f .local/stack.env ]; then . .local/stack.env; fi; set +a; \
+	cargo run --quiet -p recount -- $(ARGS)
 
 # Moves a deployed table's campaigns and messages from before gsi2 to it (docs/operations.md, "Migrating a
 # deployed table"); ARGS=--dry-run counts them. TABLE_NAME, or .local/stack.env under `make dev`.

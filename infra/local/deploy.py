@@ -246,6 +246,8 @@ def write_state(session, stack, endpoint, template, resolve, out):
         "ALERTS_TOPIC_ARN": outputs["AlertsTopicArn"],
         "NOTIFIER_DLQ_URL": outputs["NotifierDeadLetterQueueUrl"],
         "TENANT_SECRETS_PREFIX": f"{stack}/tenants",
+        "ARCHIVE_BUCKET_NAME": outputs["ArchiveBucketName"],
+        "ARCHIVE_STREAM_NAME": outputs["ArchiveStreamName"],
     }
     for logical, resource in template["Resources"].items():
         kind = resource["Type"]

@@ -12,7 +12,10 @@ and checks that
 - every alarm notifies an existing topic, every alarm on the application's namespace watches a
   (Function, metric) the code declares, and the ones the traffic must have produced (signature
   failures, processing lag) were emitted under exactly the alarm's dimension;
-- every alarm on AWS/Lambda names a deployed function.
+- every alarm on AWS/Lambda names a deployed function;
+- no log line of any deployed function (EMF or not) names a contact of the fixtures: every
+  recipient_id, wa_id and customer `from` in events/ and the contacts the tests erase
+  (docs/privacy.md).
 
 Run: scripts/local-stack .venv/bin/python infra/tests/deployed_alarms_test.py (after traffic).
 """
@@ -49,6 +52,51 @@ def post_forged_signature(env):
         return "a forged signature was accepted"
     except urllib.error.HTTPError as e:
         return None if e.code == 401 else f"a forged signature got {e.code}, not 401"
+
+
+ROOT = HERE.parents[1]
+# Contacts the tests use beyond the fixtures (tests/tests/api.rs, tests/browser/dashboard_test.py).
+TEST_CONTACTS = {"15559990001", "15559990009"}
+
+
+def fixture_contacts():
+    """Every contact id the fixtures carry: recipients and customers, never the business's own
+    numbers (display_phone_number, and context.from, which is the business)."""
+    contacts = set(TEST_CONTACTS)
+    world = json.loads((ROOT / "events" / "world.json").read_text())
+    business = {n["display_phone_number"] for t in world["tenants"] for w in t["wabas"] for n in w["phone_numbers"]}
+    for path in (ROOT / "events").rglob("*.json"):
+        text = path.read_text(errors="replace")
+        contacts.update(re.findall(r'"(?:recipient_id|wa_id|recipient)"\s*:\s*"(\d{6,20})"', text))
+        contacts.update(re.findall(r'"from"\s*:\s*"(\d{6,20})"', text))
+    return contacts - business
+
+
+def log_lines(env):
+    """Every line the stack's functions wrote to their log groups."""
+    logs = stack.client("logs")
+    lines = []
+    groups = logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{env['STACK_NAME']}")
+    for group in groups.get("logGroups", []):
+        kwargs = {"logGroupName": group["logGroupName"]}
+        while True:
+            page = logs.filter_log_events(**kwargs)
+            lines.extend((group["logGroupName"], e["message"]) for e in page.get("events", []))
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+    return lines
+
+
+def check_personal(lines, contacts):
+    """No log line names a contact."""
+    pattern = re.compile(r"(?<!\d)(" + "|".join(sorted(contacts)) + r")(?!\d)")
+    failures = []
+    for group, line in lines:
+        found = pattern.search(line)
+        if found:
+            failures.append(f"{group}: a log line names contact {found.group(1)[:4]}…: {line[:160]}")
+    return failures[:5]
 
 
 def emf_lines(env):
@@ -148,6 +196,11 @@ def main():
         failures.append(f"the traffic did not make {function} emit {metric}")
     alarm_failures, count = check_alarms(env, declared, seen)
     failures += alarm_failures
+    contacts = fixture_contacts()
+    lines = log_lines(env)
+    failures += check_personal(lines, contacts)
+    print(f"deployed logs: {len(lines)} lines of every function checked for {len(contacts)} contact ids: "
+          + ("none found" if not check_personal(lines, contacts) else "FOUND"))
     print(f"deployed alarms: {count} alarms checked; {len(seen)} (function, metric) pairs emitted: "
           + ", ".join(f"{f}/{m}" for f, m in sorted(seen)))
     for f in failures:

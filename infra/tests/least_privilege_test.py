@@ -38,12 +38,17 @@ CODE_CALLS = {
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "sqs:SendMessage",
+        # functions/processor -> shared::archive: every received body, one call per batch.
+        "firehose:PutRecordBatch",
     },
     # functions/counters -> shared::counters, shared::store::counters: the ledger entry (PutItem
     # in a transaction, GetItem on a retry), campaign counters (UpdateItem), feed items (PutItem);
     # shared::breaker: the failing campaign and settings (GetItem), a blocked number's campaigns
     # (Query), holds, alerts and audit entries (UpdateItem, PutItem).
     "counters": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
+    # functions/drift -> shared::recount, read only: routed tenants (Query on gsi1), campaigns
+    # (Query), a campaign's counters (GetItem), its messages (Query on gsi2, BatchGetItem).
+    "drift": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"},
     # functions/websocket -> shared::store::connections: $connect (PutItem), subscribe
     # (UpdateItem) and its reply (ManageConnections), $disconnect (DeleteItem).
     "websocket": {
@@ -169,6 +174,36 @@ def check():
                 f"and lacks {sorted(expected - actions)}"
             )
         print(f"{folder:<14} {len(actions):>2} actions: {', '.join(sorted(actions))}")
+    failures += check_archive(resources)
+    return failures
+
+
+def check_archive(resources):
+    """The archive writer (Firehose's role) may only put objects under the archive's prefixes;
+    the bucket is encrypted, private, expires what it holds and refuses plain HTTP."""
+    failures = []
+    role = resources["ArchiveDeliveryRole"]["Properties"]
+    for policy in role["Policies"]:
+        for statement in as_list(policy["PolicyDocument"]["Statement"]):
+            for action in as_list(statement["Action"]):
+                resources_named = [str(r) for r in as_list(statement["Resource"])]
+                if action in ("s3:PutObject", "s3:AbortMultipartUpload"):
+                    if not all("/bodies/*" in r or "/errors/*" in r for r in resources_named):
+                        failures.append(f"archive writer: {action} beyond its prefixes: {resources_named}")
+                elif action not in ("s3:GetBucketLocation", "s3:ListBucketMultipartUploads"):
+                    failures.append(f"archive writer: unexpected {action}")
+    bucket = resources["ArchiveBucket"]["Properties"]
+    if not bucket.get("BucketEncryption"):
+        failures.append("archive bucket: not encrypted")
+    if not all(bucket["PublicAccessBlockConfiguration"].values()):
+        failures.append("archive bucket: public access not blocked")
+    if not bucket["LifecycleConfiguration"]["Rules"][0].get("ExpirationInDays"):
+        failures.append("archive bucket: nothing expires")
+    denies = [s for s in as_list(resources["ArchiveBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"])
+              if s["Effect"] == "Deny" and "aws:SecureTransport" in str(s.get("Condition"))]
+    if not denies:
+        failures.append("archive bucket: plain HTTP not denied")
+    print(f"archive        writer puts only under bodies/ and errors/; bucket encrypted, private, expiring, TLS only")
     return failures
 
 

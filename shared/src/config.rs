@@ -78,11 +78,14 @@ pub struct ProcessorConfig {
     pub max_message_bytes: usize,
     /// Message writes in flight at once within a batch.
     pub concurrency: usize,
+    /// The Firehose stream every received body is archived to (`ARCHIVE_STREAM_NAME`); none
+    /// archives nothing (`cargo lambda watch` without a deployed stack).
+    pub archive_stream: Option<String>,
 }
 
 impl ProcessorConfig {
-    /// Reads `TABLE_NAME`, `WEBHOOK_DLQ_URL`, and optionally `SQS_MAX_MESSAGE_BYTES` and
-    /// `PROCESSOR_CONCURRENCY`.
+    /// Reads `TABLE_NAME`, `WEBHOOK_DLQ_URL`, and optionally `SQS_MAX_MESSAGE_BYTES`,
+    /// `PROCESSOR_CONCURRENCY` and `ARCHIVE_STREAM_NAME`.
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             table_name: required("TABLE_NAME")?,
@@ -92,6 +95,9 @@ impl ProcessorConfig {
                 crate::ingest::Limits::default().max_message_bytes,
             )?,
             concurrency: optional("PROCESSOR_CONCURRENCY", crate::process::DEFAULT_CONCURRENCY)?,
+            archive_stream: std::env::var("ARCHIVE_STREAM_NAME")
+                .ok()
+                .filter(|v| !v.is_empty()),
         })
     }
 }

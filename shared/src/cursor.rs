@@ -46,6 +46,18 @@ impl CursorSigner {
         Self { mac }
     }
 
+    /// A stable pseudonym of a tenant's contact (32 hex digits of an HMAC under this key): what
+    /// an erasure's job id and audit entry carry instead of the contact id, which a plain hash
+    /// would not hide (phone numbers are few enough to try them all).
+    pub fn pseudonym(&self, tenant: &str, contact: &str) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(b"contact\0");
+        mac.update(tenant.as_bytes());
+        mac.update(b"\0");
+        mac.update(contact.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
     /// A cursor continuing list `scope` of `tenant` at `key`.
     pub fn seal(&self, tenant: &str, scope: &str, key: HashMap<String, String>) -> String {
         let payload = serde_json::to_vec(&Payload {

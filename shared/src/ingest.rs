@@ -17,6 +17,9 @@ pub const ATTR_KIND: &str = "kind";
 pub const ATTR_PART: &str = "part";
 /// Message attribute: the webhook request that received the body.
 pub const ATTR_REQUEST_ID: &str = "request_id";
+/// Message attribute: the request's `X-Hub-Signature-256`, for the archive (it verifies the body
+/// when the body was not split).
+pub const ATTR_SIGNATURE: &str = "signature";
 /// Message attribute on parked messages: why it was parked.
 pub const ATTR_PARKED_REASON: &str = "parked_reason";
 /// Message attribute on parked messages: `text` or `base64`.
@@ -191,6 +194,12 @@ impl Ingest {
                             (ATTR_KIND, kind.to_owned()),
                             (ATTR_REQUEST_ID, request_id.to_owned()),
                         ];
+                        if let Some(signature) = signature {
+                            attributes.push((
+                                ATTR_SIGNATURE,
+                                String::from_utf8_lossy(signature).into_owned(),
+                            ));
+                        }
                         if parts > 1 {
                             attributes.push((ATTR_PART, format!("{}/{parts}", i + 1)));
                         }

@@ -13,6 +13,7 @@
 //! - [`auth`]: JWT verification, roles, tenant scoping
 //! - [`config`]: typed configuration read once at init
 
+pub mod archive;
 pub mod auth;
 pub mod aws;
 pub mod breaker;
@@ -30,6 +31,7 @@ pub mod notify;
 pub mod process;
 pub mod queue;
 pub mod realtime;
+pub mod recount;
 pub mod secrets;
 pub mod store;
 pub mod sync;

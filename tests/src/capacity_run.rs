@@ -144,6 +144,8 @@ pub struct Recording {
     pub statuses: u64,
     pub registrations: u64,
     pub bodies: u64,
+    /// Their bytes, as queued (what the archive keeps).
+    pub body_bytes: u64,
     /// Wall time of webhook invocations (a sample, one at a time), and of each processor batch
     /// and counters page (in this process, against the local endpoint through the recording
     /// proxies).
@@ -408,6 +410,7 @@ pub async fn run(
         statuses: 0,
         registrations: 0,
         bodies: 0,
+        body_bytes: 0,
         webhook_ms: Vec::new(),
         processor_ms: Vec::new(),
         counters_ms: Vec::new(),
@@ -493,6 +496,7 @@ pub async fn run(
                 campaign_id: campaign_ids[*ci].clone(),
                 recipient_id: Some("15551230001".into()),
                 template_id: Some(c.template_id),
+                expires_at: None,
             };
             let api = &api;
             async move { api.register_message(c.tenant, &registration).await }
@@ -505,6 +509,7 @@ pub async fn run(
         }
         out.registrations += registrations.len() as u64;
         // Meta posts each status in a body of its own; the webhook function handles it.
+        let body_bytes = &mut out.body_bytes;
         let accepted = stream::iter(planned.iter().map(|p| {
             let c = &workload.campaigns[p.campaign];
             let text = body(
@@ -513,6 +518,7 @@ pub async fn run(
                 p.status,
                 1_732_610_000 + step as u64,
             );
+            *body_bytes += text.len() as u64;
             let request = webhook_post(&post_template, &text);
             let ingest = &ingest;
             async move {

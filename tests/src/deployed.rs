@@ -53,6 +53,7 @@ pub async fn campaign_with_messages(
             campaign_id: campaign_id.clone(),
             recipient_id: Some("15551230001".into()),
             template_id: Some(ACME_TEMPLATE),
+            expires_at: None,
         };
         store
             .register_message("acme", &registration)

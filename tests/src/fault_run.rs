@@ -148,7 +148,7 @@ async fn queues(sqs: &aws_sdk_sqs::Client) -> (String, String) {
     (queue, dlq)
 }
 
-async fn snapshot(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Snapshot {
+pub async fn snapshot(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Snapshot {
     let mut out = Snapshot::new();
     let mut start = None;
     loop {
@@ -226,22 +226,33 @@ fn render(v: &AttributeValue) -> String {
 
 /// Runs the workload with `percent` % of requests faulted.
 pub async fn run(percent: u64, statuses: usize, synthetic: usize, seed: u64) -> RunReport {
-    let direct = crate::local_aws().await;
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
-    let ddb_direct = aws_sdk_dynamodb::Client::new(&direct);
-    let sqs_direct = aws_sdk_sqs::Client::new(&direct);
-    let table = crate::create_test_table(&ddb_direct).await;
-    let store_direct = Store::new(ddb_direct.clone(), &table);
-    let world = World::load();
-    world.seed(&store_direct, true).await;
-    let (bodies, expected) = workload(statuses, seed, synthetic);
+    run_archived(percent, statuses, synthetic, seed, None).await
+}
+
+/// A fresh table with what the workload needs before its bodies: the world (routes, templates,
+/// campaigns) and the synthetic messages registered. Returns the table's name.
+pub async fn prepared_table(
+    ddb: &aws_sdk_dynamodb::Client,
+    statuses: usize,
+    synthetic: usize,
+    seed: u64,
+) -> String {
+    let table = crate::create_test_table(ddb).await;
+    let store = Store::new(ddb.clone(), &table);
+    let (_, expected) = workload(statuses, seed, synthetic);
+    register(&store, &World::load(), &expected).await;
+    table
+}
+
+async fn register(store: &Store, world: &World, expected: &serde_json::Value) {
+    world.seed(store, true).await;
     for m in expected["synthetic_messages"]
         .as_array()
         .into_iter()
         .flatten()
     {
         let campaign = world.campaign(m["campaign"].as_str().unwrap_or_default());
-        store_direct
+        store
             .register_message(
                 &campaign.tenant,
                 &Registration {
@@ -249,11 +260,31 @@ pub async fn run(percent: u64, statuses: usize, synthetic: usize, seed: u64) -> 
                     campaign_id: campaign.id.clone(),
                     recipient_id: m["recipient"].as_str().map(str::to_owned),
                     template_id: campaign.template_id.parse().ok(),
+                    expires_at: None,
                 },
             )
             .await
             .expect("register a synthetic message");
     }
+}
+
+/// Runs the workload with `percent` % of requests faulted, archiving every body the processor
+/// receives when `archive` is given (as the processor function does).
+pub async fn run_archived(
+    percent: u64,
+    statuses: usize,
+    synthetic: usize,
+    seed: u64,
+    archive: Option<&shared::archive::Archive>,
+) -> RunReport {
+    let direct = crate::local_aws().await;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
+    let ddb_direct = aws_sdk_dynamodb::Client::new(&direct);
+    let sqs_direct = aws_sdk_sqs::Client::new(&direct);
+    let table = crate::create_test_table(&ddb_direct).await;
+    let store_direct = Store::new(ddb_direct.clone(), &table);
+    let (bodies, expected) = workload(statuses, seed, synthetic);
+    register(&store_direct, &World::load(), &expected).await;
     let (queue_url, dlq_url) = queues(&sqs_direct).await;
 
     // Everything the pipeline does goes through the proxy, with an attempt timeout the
@@ -330,6 +361,10 @@ pub async fn run(percent: u64, statuses: usize, synthetic: usize, seed: u64) -> 
             .queue_url(&queue_url)
             .max_number_of_messages(10)
             .wait_time_seconds(0)
+            .message_attribute_names("All")
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp,
+            )
             .send()
             .await
         {
@@ -356,7 +391,36 @@ pub async fn run(percent: u64, statuses: usize, synthetic: usize, seed: u64) -> 
                 body: m.body().unwrap_or_default().to_owned(),
             })
             .collect();
-        let outcome = processor.process(&records).await;
+        let archived: Vec<shared::archive::ArchivedBody> = messages
+            .iter()
+            .map(|m| {
+                let attribute = |name: &str| {
+                    m.message_attributes()
+                        .and_then(|a| a.get(name))
+                        .and_then(|v| v.string_value())
+                        .map(str::to_owned)
+                };
+                shared::archive::ArchivedBody {
+                    message_id: m.message_id().unwrap_or_default().to_owned(),
+                    received_at_ms: m
+                        .attributes()
+                        .and_then(|a| {
+                            a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp)
+                        })
+                        .and_then(|t| t.parse().ok())
+                        .unwrap_or_default(),
+                    signature: attribute(shared::ingest::ATTR_SIGNATURE),
+                    part: attribute(shared::ingest::ATTR_PART),
+                    body: m.body().unwrap_or_default().to_owned(),
+                }
+            })
+            .collect();
+        let outcome = match archive {
+            Some(_) => {
+                processor::process_and_archive(&processor, archive, &records, &archived).await
+            }
+            None => processor.process(&records).await,
+        };
         for m in &messages {
             if outcome
                 .failed

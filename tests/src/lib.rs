@@ -214,3 +214,36 @@ pub fn on_a_worker_sized_stack<T: Send + 'static>(
         .join()
         .expect("the future panicked")
 }
+
+/// A bucket and a Firehose stream delivering to it under `bodies/yyyy/MM/dd/HH/`, as the
+/// template's archive (the emulator writes each record as its own object, synchronously).
+/// Returns the archive the processor puts to, and the bucket's name.
+pub async fn test_archive(aws: &aws_config::SdkConfig) -> (shared::archive::Archive, String) {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let bucket = format!("archive-{}", &id[..12]);
+    replay::ArchiveSource::client(aws)
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create the archive bucket");
+    let firehose = aws_sdk_firehose::Client::new(aws);
+    let stream = format!("archive-{}", &id[..12]);
+    firehose
+        .create_delivery_stream()
+        .delivery_stream_name(&stream)
+        .delivery_stream_type(aws_sdk_firehose::types::DeliveryStreamType::DirectPut)
+        .extended_s3_destination_configuration(
+            aws_sdk_firehose::types::ExtendedS3DestinationConfiguration::builder()
+                .bucket_arn(format!("arn:aws:s3:::{bucket}"))
+                .role_arn("arn:aws:iam::000000000000:role/archive-writer")
+                .prefix("bodies/!{timestamp:yyyy/MM/dd/HH}/")
+                .compression_format(aws_sdk_firehose::types::CompressionFormat::Gzip)
+                .build()
+                .expect("destination"),
+        )
+        .send()
+        .await
+        .expect("create the archive stream");
+    (shared::archive::Archive::new(firehose, stream), bucket)
+}

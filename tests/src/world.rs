@@ -169,6 +169,7 @@ impl World {
             campaign_id: c.id.clone(),
             recipient_id: Some(m.recipient.clone()),
             template_id: c.template_id.parse().ok(),
+            expires_at: None,
         };
         store
             .register_message(&c.tenant, &registration)

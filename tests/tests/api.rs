@@ -1186,6 +1186,265 @@ async fn an_alert_is_acknowledged_by_its_id_by_an_operator_and_audited() {
 }
 
 #[tokio::test]
+async fn retention_days_is_validated_and_sets_the_expiry_of_messages_registered_after_it() {
+    let h = harness().await;
+    let admin = token("acme", "org_admin");
+    let (_, b) = get(&h, "/settings", &admin).await;
+    assert_eq!(b["retention_days"], 180, "the default");
+    for bad in [json!(6), json!(3651), json!("30"), json!(-1), json!(30.5)] {
+        let (status, b, _) = call(
+            &h,
+            request(
+                "PUT",
+                "/settings",
+                Some(&admin),
+                Some(json!({ "retention_days": bad })),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(b["code"], "invalid_retention_days", "{bad}");
+        assert!(b["detail"].as_str().unwrap().contains("retention_days"));
+    }
+    let (status, b, _) = call(
+        &h,
+        request(
+            "PUT",
+            "/settings",
+            Some(&admin),
+            Some(json!({ "retention_days": 30 })),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, b["retention_days"].as_u64()),
+        (StatusCode::OK, Some(30))
+    );
+    let (status, _) = post(
+        &h,
+        "/messages",
+        &admin,
+        Some(json!({"wamid": "wamid.retained-1", "campaign_id": "c-acme-2", "recipient_id": "15559990009"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let item = h
+        .store
+        .get(
+            &shared::store::keys::message("acme", "wamid.retained-1"),
+            shared::store::keys::MESSAGE_SK,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let expires = shared::store::queries::number(&item, "expires_at").unwrap();
+    let want = now() + 30 * 86_400;
+    assert!(
+        (want - 5..=want + 5).contains(&expires),
+        "{expires} vs {want}"
+    );
+    // Another tenant keeps the default.
+    let (_, b) = get(&h, "/settings", &token("globex", "org_admin")).await;
+    assert_eq!(b["retention_days"], 180);
+}
+
+#[tokio::test]
+async fn a_campaign_whose_messages_expired_says_so_and_keeps_its_counters() {
+    let h = harness().await;
+    let viewer = token("acme", "viewer");
+    campaign_with_counters(
+        &h,
+        "acme",
+        "c-expired",
+        SPRING_SALE.parse().unwrap(),
+        "COMPLETED",
+        (5, 4, 1),
+    )
+    .await;
+    let (status, b) = get(&h, "/campaigns/c-expired/messages", &viewer).await;
+    assert_eq!(status, StatusCode::GONE, "{b}");
+    assert_eq!(b["code"], "messages_expired");
+    assert!(b["detail"].as_str().unwrap().contains("retention_days"));
+    let (status, b) = get(&h, "/campaigns/c-expired", &viewer).await;
+    assert_eq!(
+        (status, b["reached"]["sent"].as_i64()),
+        (StatusCode::OK, Some(5))
+    );
+    // A campaign with no message yet is an empty page, not gone.
+    let (status, _) = post(
+        &h,
+        "/campaigns",
+        &token("acme", "org_admin"),
+        Some(json!({
+        "campaign_id": "c-empty", "template_id": SPRING_SALE, "phone_number_id": PHONE})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, b) = get(&h, "/campaigns/c-empty/messages", &viewer).await;
+    assert_eq!(
+        (status, b["items"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(0))
+    );
+}
+
+#[tokio::test]
+async fn erasing_a_contact_removes_its_ids_in_every_campaign_of_the_tenant_only() {
+    let h = harness().await;
+    let (viewer, admin) = (token("acme", "viewer"), token("acme", "org_admin"));
+    const CONTACT: &str = "15559990001";
+    for (tenant, wamid, campaign) in [
+        ("acme", "wamid.erase-a1", "c-acme-1"),
+        ("acme", "wamid.erase-a2", "c-acme-2"),
+        ("globex", "wamid.erase-g1", "c-globex-1"),
+    ] {
+        let (status, b) = post(
+            &h,
+            "/messages",
+            &token(tenant, "org_admin"),
+            Some(json!({"wamid": wamid, "campaign_id": campaign, "recipient_id": CONTACT})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{b}");
+    }
+    h.store
+        .extend_window("acme", PHONE, CONTACT, now() as u64)
+        .await
+        .unwrap();
+    h.store
+        .record_opt_out(
+            "acme",
+            PHONE,
+            &shared::store::OptOut {
+                contact: CONTACT.into(),
+                at: now() as u64,
+                source: "reply".into(),
+                campaign_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    h.counter.catch_up().await;
+    let (_, before) = get(&h, "/campaigns/c-acme-1", &viewer).await;
+
+    let uri = format!("/contacts/{CONTACT}");
+    let (status, b, _) = call(&h, request("DELETE", &uri, Some(&viewer), None)).await;
+    assert_eq!(
+        (status, b["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    let (status, b, _) = call(&h, request("DELETE", &uri, Some(&admin), None)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{b}");
+    assert_eq!(b["state"], "done");
+    assert_eq!(
+        (
+            b["messages_erased"].as_u64(),
+            b["windows_deleted"].as_u64(),
+            b["opt_outs_deleted"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+    let job = b["job_id"].as_str().unwrap().to_owned();
+    assert!(!job.contains(CONTACT));
+
+    let message = |tenant: &'static str, wamid: &'static str| {
+        let store = h.store.clone();
+        async move {
+            store
+                .get(
+                    &shared::store::keys::message(tenant, wamid),
+                    shared::store::keys::MESSAGE_SK,
+                )
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    for wamid in ["wamid.erase-a1", "wamid.erase-a2"] {
+        let item = message("acme", wamid).await;
+        assert!(!item.contains_key("recipient_id"), "{wamid}");
+        assert_eq!(
+            item.get("recipient_erased").and_then(|v| v.as_bool().ok()),
+            Some(&true)
+        );
+    }
+    let other = message("globex", "wamid.erase-g1").await;
+    assert_eq!(
+        shared::store::queries::text(&other, "recipient_id").as_deref(),
+        Some(CONTACT),
+        "another tenant's contact with the same number is untouched"
+    );
+    assert!(h
+        .store
+        .window("acme", PHONE, CONTACT)
+        .await
+        .unwrap()
+        .is_none());
+    h.counter.catch_up().await;
+    let (_, after) = get(&h, "/campaigns/c-acme-1", &viewer).await;
+    assert_eq!(before["reached"], after["reached"], "the counts stay");
+    assert_eq!(before["registered"], after["registered"]);
+
+    // A later status that names the recipient does not write it back.
+    let queues = TestQueues::create(aws_sdk_sqs::Client::new(&local_aws().await)).await;
+    let processor = Processor::new(
+        h.store.clone(),
+        Queue::new(queues.sqs.clone(), &queues.dead_letter_url, 256 * 1024),
+        4,
+    );
+    let body = pipeline_tests::deployed::status_body(&[("wamid.erase-a1", "delivered")])
+        .replace("15551230001", CONTACT);
+    let outcome = processor
+        .process(&[QueuedRecord {
+            message_id: "late".into(),
+            body,
+        }])
+        .await;
+    assert!(outcome.failed.is_empty());
+    let item = message("acme", "wamid.erase-a1").await;
+    assert!(!item.contains_key("recipient_id"), "erased stays erased");
+    assert_eq!(
+        shared::store::queries::text(&item, "delivery").as_deref(),
+        Some("delivered")
+    );
+
+    // Audited by whom, under the pseudonym; idempotent; unknown and malformed contacts.
+    let (_, audit) = get(&h, "/audit", &viewer).await;
+    let entry = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "contact_erased")
+        .expect("audited")
+        .clone();
+    assert_eq!(entry["actor"], "org_admin@acme");
+    assert_eq!(entry["subject"], format!("contact:{job}"));
+    assert!(!entry.to_string().contains(CONTACT));
+    let (status, b, _) = call(&h, request("DELETE", &uri, Some(&admin), None)).await;
+    assert_eq!(
+        (status, b["messages_erased"].as_u64()),
+        (StatusCode::ACCEPTED, Some(0))
+    );
+    let (status, b, _) = call(
+        &h,
+        request("DELETE", "/contacts/15550000000", Some(&admin), None),
+    )
+    .await;
+    assert_eq!(
+        (status, b["state"].as_str(), b["messages_erased"].as_u64()),
+        (StatusCode::ACCEPTED, Some("done"), Some(0))
+    );
+    let (status, b, _) = call(
+        &h,
+        request("DELETE", "/contacts/not%20a%20contact", Some(&admin), None),
+    )
+    .await;
+    assert_eq!(
+        (status, b["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_contact"))
+    );
+}
+
+#[tokio::test]
 async fn circuit_breaker_settings_are_validated_with_the_field_named_and_audited() {
     let h = harness().await;
     let admin = token("acme", "org_admin");

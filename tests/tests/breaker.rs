@@ -95,6 +95,7 @@ impl Breaker {
                         campaign_id: id.into(),
                         recipient_id: Some("15551230001".into()),
                         template_id: Some(TEMPLATE),
+                        expires_at: None,
                     },
                 )
                 .await

@@ -92,6 +92,7 @@ async fn an_inbound_reply_costs_its_documented_write_units() {
                     campaign_id: "c-acme-1".into(),
                     recipient_id: Some(format!("1555123{m:04}")),
                     template_id: Some(1407680283588702),
+                    expires_at: None,
                 },
             )
             .await

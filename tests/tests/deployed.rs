@@ -300,3 +300,37 @@ async fn the_new_event_shapes_are_applied_through_the_deployed_pipeline() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_signed_body_is_archived_byte_for_byte_with_its_signature_by_the_deployed_processor() {
+    let (_, wamids) = campaign_with_messages(&store().await, "deployed-archive", 1).await;
+    let body = status_body(&[(&wamids[0], "sent")]);
+    let signature = sign(FIXTURE_APP_SECRET, body.as_bytes());
+    let answer = http()
+        .post(stack("WEBHOOK_FUNCTION_URL"))
+        .header("x-hub-signature-256", &signature)
+        .body(body.clone())
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(answer.status(), 200);
+    let aws = local_aws().await;
+    let source = replay::ArchiveSource::new(
+        replay::ArchiveSource::client(&aws),
+        stack("ARCHIVE_BUCKET_NAME"),
+    );
+    let since = shared::store::now() * 1000 - 60_000;
+    let mut found = None;
+    let started = Instant::now();
+    while found.is_none() && started.elapsed() < Duration::from_secs(30) {
+        let bodies = source
+            .read(since, since + 120_000)
+            .await
+            .unwrap_or_default();
+        found = bodies.into_iter().find(|b| b.body == body);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let archived = found.expect("archived");
+    assert_eq!(archived.signature.as_deref(), Some(signature.as_str()));
+    assert!(!archived.message_id.is_empty() && archived.received_at_ms >= since);
+}

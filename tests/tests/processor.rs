@@ -582,6 +582,7 @@ async fn a_poison_record_is_parked_with_its_reason_and_the_rest_of_the_batch_app
         serde_json::from_slice(&fixture("lambda/sqs_batch_with_poison.json")).unwrap();
     let response = processor::handle(
         &p.processor,
+        None,
         lambda_runtime::LambdaEvent::new(event, Default::default()),
     )
     .await

@@ -7,6 +7,7 @@
 mod admin;
 mod alerts;
 mod campaigns;
+mod contacts;
 mod engagement;
 mod failures;
 mod feed;
@@ -114,6 +115,9 @@ pub enum ApiError {
     BadRequest(&'static str, String),
     #[error("conflict: {1}")]
     Conflict(&'static str, String),
+    /// What was asked for existed and was deleted on purpose (410 with a stable code).
+    #[error("gone: {1}")]
+    Gone(&'static str, String),
     #[error("method not allowed")]
     MethodNotAllowed(&'static str),
     #[error("store failed")]
@@ -164,6 +168,7 @@ impl ApiError {
             ),
             Self::BadRequest(code, detail) => (StatusCode::BAD_REQUEST, code, detail.clone()),
             Self::Conflict(code, detail) => (StatusCode::CONFLICT, code, detail.clone()),
+            Self::Gone(code, detail) => (StatusCode::GONE, code, detail.clone()),
             Self::MethodNotAllowed(_) => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",

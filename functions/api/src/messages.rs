@@ -3,7 +3,7 @@
 use crate::campaigns::{campaign_record, CampaignPath};
 use crate::http::{self, Page, PageQuery, TenantQuery};
 use crate::responses::{Refused, RefusedOrMissing};
-use crate::{Api, ApiError};
+use crate::{Api, ApiError, Problem};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use shared::auth::{Caller, Role};
@@ -152,6 +152,8 @@ pub(crate) async fn register(
             ));
         }
     }
+    // Message items expire the tenant's retention after their registration (docs/privacy.md).
+    let expires_at = shared::store::now() + api.store.retention_days(tenant).await? * 86_400;
     let mut results = Vec::new();
     for m in messages {
         let registration = Registration {
@@ -159,6 +161,7 @@ pub(crate) async fn register(
             campaign_id: m.campaign_id,
             recipient_id: m.recipient_id,
             template_id: m.template_id.as_deref().and_then(|t| t.parse().ok()),
+            expires_at: Some(expires_at),
         };
         let (result, delivery, detail) =
             match api.store.register_message(tenant, &registration).await {
@@ -191,7 +194,11 @@ pub(crate) async fn register(
     path = "/campaigns/{campaign_id}/messages",
     operation_id = "campaignMessages",
     params(CampaignPath, TenantQuery, PageQuery, DeliveryFilter),
-    responses((status = 200, description = "OK", body = inline(Page)), RefusedOrMissing),
+    responses(
+        (status = 200, description = "OK", body = inline(Page)),
+        (status = 410, description = "Its messages were deleted after the tenant's retention (code messages_expired); its counters remain", body = Problem, content_type = "application/problem+json"),
+        RefusedOrMissing
+    ),
     security(("bearerAuth" = []))
 )]
 pub(crate) async fn of_campaign(
@@ -201,7 +208,7 @@ pub(crate) async fn of_campaign(
     campaign: CampaignPath<'_>,
 ) -> Result<Response<Body>, ApiError> {
     let id = campaign.campaign_id;
-    campaign_record(api, tenant, id).await?;
+    let record = campaign_record(api, tenant, id).await?;
     let filter: DeliveryFilter = http::query(req)?;
     if let Some(status) = &filter.status {
         if Delivery::parse(status).is_none() {
@@ -239,6 +246,23 @@ pub(crate) async fn of_campaign(
             }
             other => other.into(),
         })?;
+    // Messages registered and none left: the retention deleted them (the counters stay).
+    let first_page = req.uri().query().is_none_or(|q| !q.contains("cursor="));
+    if items.is_empty()
+        && next.is_none()
+        && first_page
+        && filter.status.is_none()
+        && record.registered > 0
+    {
+        return Err(ApiError::Gone(
+            "messages_expired",
+            format!(
+                "this campaign's {} messages were deleted after the tenant's retention_days \
+                 (GET /settings); its counters, failures and timeline remain",
+                record.registered
+            ),
+        ));
+    }
     let next = next.map(|n| {
         let mut key = n.after.as_ref().map(key_strings).unwrap_or_default();
         key.insert(CURSOR_SOURCE.to_owned(), n.source.to_string());

@@ -5,8 +5,8 @@
 
 use crate::http::{self, Item};
 use crate::{
-    admin, alerts, campaigns, engagement, failures, feed, messages, numbers, overview, public,
-    settings, templates, timeline, ApiError, Problem,
+    admin, alerts, campaigns, contacts, engagement, failures, feed, messages, numbers, overview,
+    public, settings, templates, timeline, ApiError, Problem,
 };
 use lambda_http::{Body, Response};
 use std::sync::OnceLock;
@@ -50,6 +50,7 @@ use utoipa::{Modify, OpenApi};
         timeline::of_campaign,
         engagement::opt_outs,
         engagement::window,
+        contacts::erase,
         campaigns::pause,
         campaigns::resume,
         campaigns::stats,

@@ -7,8 +7,8 @@ use crate::campaigns::CampaignPath;
 use crate::engagement::{self, ContactPath};
 use crate::http::{self, PhonePath, TemplatePath, TenantQuery};
 use crate::{
-    admin, alerts, campaigns, failures, feed, messages, numbers, openapi, overview, public,
-    settings, templates, timeline,
+    admin, alerts, campaigns, contacts, failures, feed, messages, numbers, openapi, overview,
+    public, settings, templates, timeline,
 };
 use crate::{Api, ApiError};
 use lambda_http::http::Method;
@@ -125,6 +125,9 @@ pub(crate) async fn route(api: &Api, req: &Request) -> Result<Response<Body>, Ap
         (Method::POST, ["alerts", alert_id, "acknowledge"]) => {
             alerts::acknowledge_by_id(api, c, t, alerts::AlertPath { alert_id }).await
         }
+        (Method::DELETE, ["contacts", contact]) => {
+            contacts::erase(api, c, t, ContactPath { contact }).await
+        }
         (Method::GET, ["settings"]) => settings::get(api, t).await,
         (Method::PUT, ["settings"]) => settings::put(api, req, c, t).await,
         (Method::GET, ["audit"]) => alerts::audit(api, req, t).await,
@@ -162,6 +165,7 @@ fn allowed_methods(path: &[&str]) -> Option<&'static str> {
         ["campaigns", _, "pause" | "resume"] | ["messages"] => "POST",
         ["settings"] => "GET, PUT",
         ["alerts", _, "acknowledge"] => "POST",
+        ["contacts", _] => "DELETE",
         ["admin", "routes", "phone-numbers" | "wabas", _] => "PUT",
         _ => return None,
     })
@@ -192,7 +196,7 @@ mod tests {
                 );
             }
         }
-        // The arms of `route`: 4 public, 32 behind a token.
-        assert_eq!(documented, 39, "a route is not documented");
+        // The arms of `route`: 4 public, 33 behind a token.
+        assert_eq!(documented, 40, "a route is not documented");
     }
 }

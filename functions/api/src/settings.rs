@@ -14,7 +14,7 @@ use shared::domain::breaker::BreakerSettings;
 use shared::domain::notify::{Channel, NotificationSettings, MAX_QUIET_WINDOW_SECONDS};
 use shared::domain::template::Severity;
 use shared::secrets::TenantSecret;
-use shared::store::{s, AttributeValue};
+use shared::store::{s, AttributeValue, MAX_RETENTION_DAYS, MIN_RETENTION_DAYS};
 use utoipa::ToSchema;
 
 /// Where alerts go.
@@ -133,6 +133,10 @@ pub(crate) struct Settings {
     pause_on_flagged: bool,
     /// Reply button payloads that opt the contact out (case-insensitive)
     opt_out_payloads: Vec<String>,
+    /// Days a message item (and everything else that names a recipient or contact) is kept
+    /// after its registration; campaigns, their counters and timelines stay (docs/privacy.md)
+    #[schema(minimum = 7, maximum = 3650)]
+    retention_days: u64,
 }
 
 /// A change to the settings: what is left out stays as it is.
@@ -148,6 +152,9 @@ pub(crate) struct SettingsChange {
     /// At most 20 payloads of 1-256 characters
     #[schema(max_items = 20)]
     opt_out_payloads: Option<Vec<String>>,
+    /// 7 to 3650 days; applies to messages registered after the change
+    #[schema(value_type = Option<u64>, minimum = 7, maximum = 3650)]
+    retention_days: Option<serde_json::Value>,
 }
 
 /// A change to the circuit breaker: what is left out stays as it is. Values are checked here,
@@ -258,6 +265,7 @@ pub(crate) async fn get(api: &Api, tenant: &str) -> Result<Response<Body>, ApiEr
         notifications: (&api.store.notification_settings(tenant).await?).into(),
         circuit_breaker: (&api.store.breaker_settings(tenant).await?).into(),
         pause_on_flagged: api.store.pause_on_flagged(tenant).await?,
+        retention_days: api.store.retention_days(tenant).await?,
         opt_out_payloads: opt_out_payloads(api, tenant).await?,
     })
 }
@@ -306,6 +314,20 @@ pub(crate) async fn put(
             ));
         }
     }
+    let retention_days = input
+        .retention_days
+        .as_ref()
+        .map(|v| {
+            v.as_u64()
+                .filter(|d| (MIN_RETENTION_DAYS..=MAX_RETENTION_DAYS).contains(d))
+                .ok_or_else(|| {
+                    ApiError::bad(
+                        "invalid_retention_days",
+                        "retention_days: a whole number of days from 7 to 3650",
+                    )
+                })
+        })
+        .transpose()?;
     let mut notifications = api.store.notification_settings(tenant).await?;
     if let Some(change) = &input.notifications {
         apply(api, tenant, &mut notifications, change, &mut audit).await?;
@@ -317,6 +339,10 @@ pub(crate) async fn put(
     if let Some(on) = input.pause_on_flagged {
         api.store.set_pause_on_flagged(tenant, on).await?;
         audit.push(("pause_on_flagged", AttributeValue::Bool(on)));
+    }
+    if let Some(days) = retention_days {
+        api.store.set_retention_days(tenant, days).await?;
+        audit.push(("retention_days", shared::store::n(days)));
     }
     if let Some(payloads) = &input.opt_out_payloads {
         api.store.put_opt_out_payloads(tenant, payloads).await?;
@@ -353,6 +379,7 @@ pub(crate) async fn put(
         notifications: (&notifications).into(),
         circuit_breaker: (&breaker).into(),
         pause_on_flagged: api.store.pause_on_flagged(tenant).await?,
+        retention_days: api.store.retention_days(tenant).await?,
         opt_out_payloads: opt_out_payloads(api, tenant).await?,
     })
 }

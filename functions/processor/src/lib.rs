@@ -1,25 +1,41 @@
 //! The processor function: an SQS batch in, the ids of the records to retry out
-//! (ReportBatchItemFailures). The work happens in `shared::process`.
+//! (ReportBatchItemFailures). The work happens in `shared::process`; beside it, every body is
+//! archived (`shared::archive`), and a body not archived is retried like one not processed.
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
+use shared::archive::{Archive, ArchivedBody};
 use shared::config::ProcessorConfig;
-use shared::process::{Processor, QueuedRecord};
+use shared::ingest::{ATTR_PART, ATTR_SIGNATURE};
+use shared::process::{BatchOutcome, Processor, QueuedRecord};
 use shared::queue::Queue;
 use shared::store::Store;
 use tracing::error;
 
-/// Builds the processor from its configuration and clients (once per container).
+/// The processor and the archive, built once per container.
+pub struct Pipeline {
+    pub processor: Processor,
+    pub archive: Option<Archive>,
+}
+
+/// Builds the pipeline from its configuration and clients (once per container).
 pub fn build(
     config: &ProcessorConfig,
     dynamodb: aws_sdk_dynamodb::Client,
     sqs: aws_sdk_sqs::Client,
-) -> Processor {
-    Processor::new(
-        Store::new(dynamodb, &config.table_name),
-        Queue::new(sqs, &config.dead_letter_queue_url, config.max_message_bytes),
-        config.concurrency,
-    )
+    firehose: aws_sdk_firehose::Client,
+) -> Pipeline {
+    Pipeline {
+        processor: Processor::new(
+            Store::new(dynamodb, &config.table_name),
+            Queue::new(sqs, &config.dead_letter_queue_url, config.max_message_bytes),
+            config.concurrency,
+        ),
+        archive: config
+            .archive_stream
+            .as_ref()
+            .map(|stream| Archive::new(firehose, stream)),
+    }
 }
 
 /// A record without a message id cannot be reported alone.
@@ -38,9 +54,11 @@ impl std::error::Error for UnreportableFailure {}
 /// one (never seen from SQS) that fails makes the whole invocation fail, so it is retried too.
 pub async fn handle(
     processor: &Processor,
+    archive: Option<&Archive>,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
     let mut anonymous = Vec::new();
+    let mut archived = Vec::new();
     let records: Vec<QueuedRecord> = event
         .payload
         .records
@@ -55,14 +73,29 @@ pub async fn handle(
                     placeholder
                 }
             };
-            QueuedRecord {
-                message_id,
-                body: r.body.unwrap_or_default(),
+            let attribute = |name: &str| {
+                r.message_attributes
+                    .get(name)
+                    .and_then(|a| a.string_value.clone())
+            };
+            let body = r.body.unwrap_or_default();
+            if archive.is_some() {
+                archived.push(ArchivedBody {
+                    message_id: message_id.clone(),
+                    received_at_ms: r
+                        .attributes
+                        .get("SentTimestamp")
+                        .and_then(|t| t.parse().ok())
+                        .unwrap_or_else(|| shared::store::now() * 1000),
+                    signature: attribute(ATTR_SIGNATURE),
+                    part: attribute(ATTR_PART),
+                    body: body.clone(),
+                });
             }
+            QueuedRecord { message_id, body }
         })
         .collect();
-    let outcome = processor.process(&records).await;
-    outcome.metrics(shared::store::now()).emit();
+    let outcome = process_and_archive(processor, archive, &records, &archived).await;
     if outcome.failed.iter().any(|id| anonymous.contains(id)) {
         error!("a record without a message id failed");
         return Err(Box::new(UnreportableFailure));
@@ -78,4 +111,34 @@ pub async fn handle(
         })
         .collect();
     Ok(response)
+}
+
+/// Processes a batch and archives its bodies side by side (the archive adds no wait to
+/// processing), and emits the batch's metrics. A body the archive could not keep is reported
+/// failed, so SQS keeps its message and both happen again: applying a body twice changes nothing.
+pub async fn process_and_archive(
+    processor: &Processor,
+    archive: Option<&Archive>,
+    records: &[QueuedRecord],
+    archived: &[ArchivedBody],
+) -> BatchOutcome {
+    let (mut outcome, not_archived) = tokio::join!(processor.process(records), async {
+        match archive {
+            Some(archive) => archive.put(archived).await,
+            None => Vec::new(),
+        }
+    });
+    let mut metrics: shared::metrics::Metrics = outcome.metrics(shared::store::now());
+    if archive.is_some() {
+        metrics
+            .count("BodiesArchived", archived.len() - not_archived.len())
+            .count("ArchiveFailures", not_archived.len());
+    }
+    metrics.emit();
+    for id in not_archived {
+        if !outcome.failed.contains(&id) {
+            outcome.failed.push(id);
+        }
+    }
+    outcome
 }

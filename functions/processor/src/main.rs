@@ -8,11 +8,15 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = ProcessorConfig::from_env()?;
     let aws = shared::aws::sdk_config().await;
-    let processor = processor::build(
+    let pipeline = processor::build(
         &config,
         aws_sdk_dynamodb::Client::new(&aws),
         aws_sdk_sqs::Client::new(&aws),
+        aws_sdk_firehose::Client::new(&aws),
     );
-    let processor = &processor;
-    run(service_fn(move |event| processor::handle(processor, event))).await
+    let pipeline = &pipeline;
+    run(service_fn(move |event| {
+        processor::handle(&pipeline.processor, pipeline.archive.as_ref(), event)
+    }))
+    .await
 }

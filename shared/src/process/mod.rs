@@ -182,6 +182,32 @@ impl Processor {
     }
 
     /// Routing: one lookup for every phone number and WABA of the batch not cached yet.
+    /// The tenants a body's events route to (what `make replay TENANT=` filters by); none for a
+    /// body that does not parse or names no routed number or WABA.
+    pub async fn tenants_of(&self, body: &str) -> Result<BTreeSet<String>, StoreError> {
+        let Ok(notification) = crate::meta::parse_str(body) else {
+            return Ok(BTreeSet::new());
+        };
+        let parsed = [(0, notification)];
+        let routes = self.route(&parsed).await?;
+        let mut tenants = BTreeSet::new();
+        if let Notification::Events(events) = &parsed[0].1 {
+            for e in events {
+                let tenant = match &e.kind {
+                    EventKind::Statuses {
+                        phone_number_id, ..
+                    }
+                    | EventKind::Inbound {
+                        phone_number_id, ..
+                    } => routes.phone(phone_number_id, &e.waba_id).ok(),
+                    _ => routes.waba(&e.waba_id),
+                };
+                tenants.extend(tenant.map(str::to_owned));
+            }
+        }
+        Ok(tenants)
+    }
+
     async fn route(&self, parsed: &[(usize, Notification<'_>)]) -> Result<Routes, StoreError> {
         let mut phones = BTreeSet::new();
         let mut wabas = BTreeSet::new();

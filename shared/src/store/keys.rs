@@ -166,6 +166,11 @@ pub fn tenant_connections(tenant_id: &str) -> String {
     format!("TENANT#{tenant_id}#CONNECTIONS")
 }
 
+/// A contact erasure's progress, under the tenant's partition.
+pub fn erasure(job_id: &str) -> String {
+    format!("ERASURE#{job_id}")
+}
+
 /// A contact's 24-hour customer-service window with a phone number of the tenant.
 pub fn window(tenant_id: &str, phone_number_id: &str, contact: &str) -> String {
     format!("TENANT#{tenant_id}#WINDOW#{phone_number_id}#{contact}")

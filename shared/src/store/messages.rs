@@ -66,6 +66,9 @@ struct MessageRecord {
     error_code: Option<i64>,
     #[serde(default)]
     recipient_id: Option<String>,
+    /// The contact was erased: its recipient id is never written again.
+    #[serde(default)]
+    recipient_erased: Option<bool>,
 }
 
 impl From<MessageRecord> for MessageState {
@@ -100,7 +103,7 @@ impl From<MessageRecord> for MessageState {
                 conversation_expires_at: r.conversation_expires_at,
             },
             failure_code: r.error_code,
-            has_recipient: r.recipient_id.is_some(),
+            has_recipient: r.recipient_id.is_some() || r.recipient_erased == Some(true),
         }
     }
 }
@@ -128,7 +131,14 @@ pub struct Registration {
     pub campaign_id: String,
     pub recipient_id: Option<String>,
     pub template_id: Option<u64>,
+    /// When the message item expires (Unix seconds: registration plus the tenant's
+    /// `retention_days`); `None` keeps the one it has, or the default retention.
+    pub expires_at: Option<u64>,
 }
+
+/// Message items without a registration's expiry (a status that came first) expire after the
+/// default retention; registration sets the tenant's.
+pub const DEFAULT_RETENTION_SECONDS: u64 = 180 * 86_400;
 
 /// What registering did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,6 +324,10 @@ impl Store {
                 .set("version", n(state.version + 1))
                 .set_opt("recipient_id", registration.recipient_id.clone().map(s))
                 .set_opt("template_id", registration.template_id.map(n));
+            match registration.expires_at {
+                Some(at) => e.set("expires_at", n(at)),
+                None => e.set_if_absent("expires_at", n(now() + DEFAULT_RETENTION_SECONDS)),
+            };
             version_condition(&mut e, state.version);
             match self.update(message.item_key(), e, None).await {
                 Ok(_) => {
@@ -336,7 +350,9 @@ fn message_update(message: &MessageKey, change: &MessageChange) -> Expr {
         .set("wamid", s(&message.wamid))
         .set("version", n(change.expected_version + 1))
         .set("delivery", s(change.delivery.as_str()))
-        .set("updated_at", n(now()));
+        .set("updated_at", n(now()))
+        // Registration sets the tenant's retention; a status that came first gets the default.
+        .set_if_absent("expires_at", n(now() + DEFAULT_RETENTION_SECONDS));
     for (d, t) in &change.reached_at {
         e.set(&reached_attribute(*d), n(*t));
     }

@@ -14,6 +14,8 @@ mod notifications;
 mod phones;
 pub mod queries;
 mod records;
+mod recount;
+mod retention;
 mod routing;
 mod templates;
 mod timeline;
@@ -26,11 +28,13 @@ pub use engagement::{
     CampaignReplies, OptOut, Reply, Window, DEFAULT_OPT_OUT_PAYLOADS,
     WINDOW_KEPT_AFTER_CLOSE_SECONDS, WINDOW_SECONDS,
 };
+pub use messages::DEFAULT_RETENTION_SECONDS;
 pub use messages::{MessageKey, MessagesCursor, Registration, RegistrationOutcome};
 pub use migrate::MovePage;
 pub use notifications::DELIVERY_TTL_SECONDS;
 pub use phones::{PhoneNumberRecord, PhoneState};
 pub use records::{feed_id_floor, stable_id, AlertRecord, FeedEntry, FeedImage};
+pub use retention::{ErasureJob, DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS, MIN_RETENTION_DAYS};
 pub use routing::{PhoneRoute, Route};
 pub use templates::{clip, NewTemplate, TemplateRecord};
 

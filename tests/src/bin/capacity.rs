@@ -34,6 +34,10 @@ mod price {
     pub const SECRET_MONTH: f64 = 0.40;
     pub const KMS_KEY_MONTH: f64 = 1.00;
     pub const METRIC_MONTH: f64 = 0.30;
+    /// Amazon Data Firehose, Direct PUT: per GB ingested, each record rounded up to 5 KB.
+    pub const FIREHOSE_GB: f64 = 0.029;
+    pub const FIREHOSE_RECORD_STEP_KB: f64 = 5.0;
+    pub const S3_GB_MONTH: f64 = 0.023;
 }
 
 const RATES: [f64; 2] = [1000.0, 3000.0];
@@ -193,6 +197,21 @@ fn only(usage: &Usage, per: u64, keep: impl Fn(&str) -> bool) -> Usage {
     u
 }
 
+/// What archiving the run's bodies costs: each processor batch is one Firehose record per
+/// 1,000 KiB of its bodies' lines, billed in 5 KB steps; S3 keeps them gzipped (about a quarter
+/// of their size) for `ArchiveRetentionDays`, 30 days.
+fn archive_dollars(r: &Recording) -> f64 {
+    const LINE_OVERHEAD: f64 = 160.0; // message id, receive time, signature, JSON quoting
+    let batches = r.processor_ms.len().max(1) as f64;
+    let line_bytes = r.body_bytes as f64 + LINE_OVERHEAD * r.bodies as f64;
+    let per_batch_kb = line_bytes / batches / 1024.0;
+    let billed_kb = batches
+        * (per_batch_kb / price::FIREHOSE_RECORD_STEP_KB).ceil()
+        * price::FIREHOSE_RECORD_STEP_KB;
+    let gb = |kb: f64| kb / (1024.0 * 1024.0);
+    gb(billed_kb) * price::FIREHOSE_GB + gb(line_bytes / 1024.0 / 4.0) * price::S3_GB_MONTH
+}
+
 /// Dollars per million statuses, and per month at three volumes.
 fn cost(template: &str, usage: &Usage, r: &Recording) -> String {
     let memory = |id: &str| function_memory_mb(template, id).expect("MemorySize");
@@ -231,6 +250,10 @@ fn cost(template: &str, usage: &Usage, r: &Recording) -> String {
         (
             "CloudWatch Logs (bytes the functions write)",
             per_million(r.log_bytes as f64 / (1u64 << 30) as f64 * price::LOGS_GB),
+        ),
+        (
+            "Archive: Firehose (a processor batch's bodies in one record, 5 KB steps) and S3 for 30 days",
+            per_million(archive_dollars(r)),
         ),
     ];
     let processing_total: f64 = rows.iter().map(|(_, d)| d).sum();
