@@ -4,7 +4,10 @@
 //! throttle, a 500 or a timeout. Prints the runs side by side; fails unless every run's table
 //! equals the fault-free one and the counters `gen_batch --expected` gives, with nothing parked.
 
-use pipeline_tests::fault_run::{counters_as_expected, differences, run};
+use pipeline_tests::counting::StreamCounter;
+use pipeline_tests::fault_run::{
+    counters_as_expected, differences, prepared_table, run, run_archived, snapshot,
+};
 use pipeline_tests::world::World;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -15,9 +18,16 @@ async fn main() {
         .unwrap_or(5000);
     let world = World::load();
     let mut reports = Vec::new();
+    // The fault-free run archives its bodies, as the processor function does: replayed below.
+    let aws = pipeline_tests::local_aws().await;
+    let (archive, bucket) = pipeline_tests::test_archive(&aws).await;
+    let started_ms = shared::store::now() * 1000;
     for percent in [0, 5, 20] {
         eprintln!("faults: {percent} % ...");
-        reports.push(run(percent, statuses, statuses / 5, 7).await);
+        reports.push(match percent {
+            0 => run_archived(percent, statuses, statuses / 5, 7, Some(&archive)).await,
+            _ => run(percent, statuses, statuses / 5, 7).await,
+        });
     }
     let clean = &reports[0];
     println!(
@@ -87,7 +97,55 @@ async fn main() {
             r.percent, f.changes, f.pages, f.runs_applied, f.failed_attempts, f.runs_found_applied
         );
     }
+    ok &= replayed_equal(&aws, &bucket, started_ms, statuses, &reports[0]).await;
     if !ok {
         std::process::exit(1);
     }
+}
+
+/// The fault-free run's archived bodies replayed into an empty table (the same world and
+/// registrations): the table must equal the run's by the same comparison.
+async fn replayed_equal(
+    aws: &aws_config::SdkConfig,
+    bucket: &str,
+    started_ms: u64,
+    statuses: usize,
+    clean: &pipeline_tests::fault_run::RunReport,
+) -> bool {
+    let source = replay::ArchiveSource::new(replay::ArchiveSource::client(aws), bucket);
+    let bodies = source
+        .read(started_ms.saturating_sub(1000), shared::store::now() * 1000)
+        .await
+        .expect("read the archive");
+    let ddb = aws_sdk_dynamodb::Client::new(aws);
+    let fresh = prepared_table(&ddb, statuses, statuses / 5, 7).await;
+    let store = shared::store::Store::new(ddb.clone(), &fresh);
+    let queues = pipeline_tests::TestQueues::create(aws_sdk_sqs::Client::new(aws)).await;
+    let processor = shared::process::Processor::new(
+        store.clone(),
+        shared::queue::Queue::new(queues.sqs.clone(), &queues.dead_letter_url, 256 * 1024),
+        16,
+    );
+    let counter = StreamCounter::new(aws, &fresh, store).await;
+    let started = std::time::Instant::now();
+    let summary = replay::replay(&processor, &bodies, None, false, |_, _| {})
+        .await
+        .expect("replay");
+    counter.catch_up().await;
+    let seconds = started.elapsed().as_secs_f64();
+    let diff = differences(&clean.snapshot, &snapshot(&ddb, &fresh).await, 5);
+    println!(
+        "replay: the 0 % run's {} archived bodies ({} statuses) into an empty table in {seconds:.1} s \
+         (applied {}, parked {}, failed {}): {}",
+        bodies.len(),
+        summary.statuses,
+        summary.applied,
+        summary.parked,
+        summary.failed.len(),
+        if diff.is_empty() { "equal to the run's table".to_owned() } else { format!("DIFFERS ({})", diff.len()) }
+    );
+    for line in &diff {
+        println!("    {line}");
+    }
+    diff.is_empty() && summary.failed.is_empty()
 }
