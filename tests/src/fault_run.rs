@@ -275,7 +275,7 @@ pub async fn run_archived(
     statuses: usize,
     synthetic: usize,
     seed: u64,
-    archive: Option<&shared::archive::Archive>,
+    archive: Option<&processor::archive::Archive>,
 ) -> RunReport {
     let direct = crate::local_aws().await;
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");

@@ -218,7 +218,7 @@ pub fn on_a_worker_sized_stack<T: Send + 'static>(
 /// A bucket and a Firehose stream delivering to it under `bodies/yyyy/MM/dd/HH/`, as the
 /// template's archive (the emulator writes each record as its own object, synchronously).
 /// Returns the archive the processor puts to, and the bucket's name.
-pub async fn test_archive(aws: &aws_config::SdkConfig) -> (shared::archive::Archive, String) {
+pub async fn test_archive(aws: &aws_config::SdkConfig) -> (processor::archive::Archive, String) {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let bucket = format!("archive-{}", &id[..12]);
     replay::ArchiveSource::client(aws)
@@ -245,5 +245,5 @@ pub async fn test_archive(aws: &aws_config::SdkConfig) -> (shared::archive::Arch
         .send()
         .await
         .expect("create the archive stream");
-    (shared::archive::Archive::new(firehose, stream), bucket)
+    (processor::archive::Archive::new(firehose, stream), bucket)
 }

@@ -13,8 +13,8 @@ use pipeline_tests::fault_run::{
 };
 use pipeline_tests::world::World;
 use pipeline_tests::*;
+use processor::archive::Archive;
 use replay::{replay, ArchiveSource};
-use shared::archive::Archive;
 use shared::process::Processor;
 use shared::queue::Queue;
 use shared::store::Store;
@@ -121,7 +121,7 @@ async fn list_all_bodies(
             .await
             .unwrap();
         let bytes = got.body.collect().await.unwrap().into_bytes();
-        out.extend(shared::archive::ArchivedBody::parse_object(&bytes).unwrap());
+        out.extend(replay::parse_object(&bytes).unwrap());
     }
     out
 }

@@ -1,10 +1,13 @@
 //! The processor function: an SQS batch in, the ids of the records to retry out
 //! (ReportBatchItemFailures). The work happens in `shared::process`; beside it, every body is
-//! archived (`shared::archive`), and a body not archived is retried like one not processed.
+//! archived (`archive`), and a body not archived is retried like one not processed.
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
-use shared::archive::{Archive, ArchivedBody};
+pub mod archive;
+
+use archive::Archive;
+use shared::archive::ArchivedBody;
 use shared::config::ProcessorConfig;
 use shared::ingest::{ATTR_PART, ATTR_SIGNATURE};
 use shared::process::{BatchOutcome, Processor, QueuedRecord};

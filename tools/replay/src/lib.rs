@@ -3,16 +3,51 @@
 //! (`shared::process::Processor`), in any order: applying a body twice changes nothing, so a
 //! replay onto the live table is safe, and one onto a fresh table rebuilds what the bodies say.
 
-use shared::archive::{ArchiveError, ArchivedBody};
+use shared::archive::ArchivedBody;
 use shared::meta::{EventCounts, Notification};
 use shared::process::{Processor, QueuedRecord};
 use std::collections::BTreeMap;
+use std::io::Read;
 use thiserror::Error;
 
 /// Records per `Processor::process` call, as the processor function's batches.
 const BATCH: usize = 100;
 /// Attempts of a record that fails (throttling, a conflict) before the replay reports it.
 const ATTEMPTS: usize = 5;
+
+#[derive(Debug, Error)]
+pub enum ArchiveError {
+    #[error("an archive object is not gzip or JSON lines: {0}")]
+    Unreadable(String),
+    #[error("an archive object is larger than {0} bytes once unpacked")]
+    TooLarge(u64),
+}
+
+/// The most an object may unpack to (a Firehose object is at most its 128 MB buffer).
+const MAX_OBJECT_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The bodies of one archive object: gzip (Firehose's compression, members concatenated) or
+/// plain, one JSON line each. A line that is not an archived body is an error, never skipped.
+pub fn parse_object(bytes: &[u8]) -> Result<Vec<ArchivedBody>, ArchiveError> {
+    let mut text = Vec::new();
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        flate2::read::MultiGzDecoder::new(bytes)
+            .take(MAX_OBJECT_BYTES + 1)
+            .read_to_end(&mut text)
+            .map_err(|e| ArchiveError::Unreadable(e.to_string()))?;
+        if text.len() as u64 > MAX_OBJECT_BYTES {
+            return Err(ArchiveError::TooLarge(MAX_OBJECT_BYTES));
+        }
+    } else {
+        text.extend_from_slice(bytes);
+    }
+    text.split(|b| *b == b'\n')
+        .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+        .map(|line| {
+            serde_json::from_slice(line).map_err(|e| ArchiveError::Unreadable(e.to_string()))
+        })
+        .collect()
+}
 
 #[derive(Debug, Error)]
 pub enum ReplayError {
@@ -81,7 +116,7 @@ impl ArchiveSource {
                         .map_err(|e| ReplayError::S3(format!("{key}: {e}")))?
                         .into_bytes();
                     bodies.extend(
-                        ArchivedBody::parse_object(&bytes)?
+                        parse_object(&bytes)?
                             .into_iter()
                             .filter(|b| (from_ms..=to_ms).contains(&b.received_at_ms)),
                     );
@@ -193,6 +228,42 @@ pub async fn replay(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
+
+    fn body(id: &str, text: &str) -> ArchivedBody {
+        ArchivedBody {
+            message_id: id.into(),
+            received_at_ms: 1_765_000_000_000,
+            signature: Some("sha256=00".into()),
+            part: None,
+            body: text.into(),
+        }
+    }
+
+    #[test]
+    fn lines_round_trip_byte_for_byte_plain_and_gzipped() {
+        let bodies = vec![
+            body("a", "{\"object\":\"whatsapp_business_account\"}"),
+            body("b", "line\nbreaks, \"quotes\", ünïcode and \u{1F600}"),
+        ];
+        let plain: Vec<u8> = bodies.iter().flat_map(ArchivedBody::line).collect();
+        assert_eq!(parse_object(&plain).unwrap(), bodies);
+        // Firehose concatenates gzip members when it joins records into one object.
+        let mut gz = Vec::new();
+        for b in &bodies {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(&b.line()).unwrap();
+            gz.extend(e.finish().unwrap());
+        }
+        assert_eq!(parse_object(&gz).unwrap(), bodies);
+    }
+
+    #[test]
+    fn a_foreign_line_is_an_error() {
+        assert!(parse_object(b"{\"not\":\"a body\"}\n").is_err());
+        assert!(parse_object(&[0x1f, 0x8b, 0, 1, 2]).is_err());
+        assert_eq!(parse_object(b"\n \n").unwrap(), vec![]);
+    }
 
     #[test]
     fn every_hour_of_the_range_is_read() {
