@@ -83,9 +83,9 @@ async fn a_status_reaches_exactly_the_subscribed_connections_of_its_tenant() {
     post_status(&wamid, "sent").await;
     let (to_reports, to_follower, to_foreign) = tokio::join!(
         // The status goes webhook, queue, processor, stream, counters, stream, realtime.
-        received(&mut reports, Duration::from_secs(8)),
-        received(&mut follower, Duration::from_secs(8)),
-        received(&mut foreign, Duration::from_secs(8)),
+        received(&mut reports, Duration::from_secs(15)),
+        received(&mut follower, Duration::from_secs(15)),
+        received(&mut foreign, Duration::from_secs(15)),
     );
 
     // reports: progress only (the registration's, then the status's), no per-message update.
