@@ -1323,6 +1323,17 @@ async fn erasing_a_contact_removes_its_ids_in_every_campaign_of_the_tenant_only(
         )
         .await
         .unwrap();
+    let opt_out = h
+        .store
+        .get(&shared::store::keys::opt_outs("acme", PHONE), CONTACT)
+        .await
+        .unwrap()
+        .unwrap();
+    let expires = shared::store::queries::number(&opt_out, "expires_at").unwrap();
+    assert!(
+        (now() + 179 * 86_400..=now() + 181 * 86_400).contains(&expires),
+        "an opt-out expires with the retention"
+    );
     h.counter.catch_up().await;
     let (_, before) = get(&h, "/campaigns/c-acme-1", &viewer).await;
 

@@ -154,12 +154,15 @@ impl Store {
     }
 
     /// Records that a contact opted out of a phone number's messages (the first record stays).
+    /// It carries the contact, so it expires with the tenant's `retention_days` like every item
+    /// that does (docs/privacy.md); an erasure deletes it sooner.
     pub async fn record_opt_out(
         &self,
         tenant_id: &str,
         phone_number_id: &str,
         opt_out: &OptOut,
     ) -> Result<bool, StoreError> {
+        let retention_days = self.retention_days(tenant_id).await?;
         let mut item = key(
             keys::opt_outs(tenant_id, phone_number_id),
             opt_out.contact.clone(),
@@ -170,6 +173,10 @@ impl Store {
         item.insert("contact".into(), s(&opt_out.contact));
         item.insert("at".into(), n(opt_out.at));
         item.insert("source".into(), s(&opt_out.source));
+        item.insert(
+            "expires_at".into(),
+            n(opt_out.at.max(now()) + retention_days * 86_400),
+        );
         if let Some(c) = &opt_out.campaign_id {
             item.insert("campaign_id".into(), s(c));
         }
