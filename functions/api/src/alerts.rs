@@ -111,16 +111,26 @@ pub(crate) async fn acknowledge(
     templates::phone(api, tenant, phone_number.phone_number_id).await?;
     templates::stored_template(api, tenant, id).await?;
     let subject = format!("template:{id}");
+    acknowledge_subject(api, caller, tenant, &subject).await
+}
+
+/// Closes the open alerts about `subject`, audited.
+async fn acknowledge_subject(
+    api: &Api,
+    caller: &Caller,
+    tenant: &str,
+    subject: &str,
+) -> Result<Response<Body>, ApiError> {
     let count = api
         .store
-        .acknowledge_alerts(tenant, &subject, &caller.subject)
+        .acknowledge_alerts(tenant, subject, &caller.subject)
         .await?;
     let at = record_action(
         api,
         tenant,
         caller,
         "alert_acknowledged",
-        &[("subject", s(&subject)), ("count", shared::store::n(count))],
+        &[("subject", s(subject)), ("count", shared::store::n(count))],
     )
     .await?;
     http::ok(&Acknowledged {
@@ -130,7 +140,6 @@ pub(crate) async fn acknowledge(
     })
 }
 
-/// Who paused, resumed, acknowledged what; newest first
 /// `/alerts/{alert_id}/...`.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -162,25 +171,10 @@ pub(crate) async fn acknowledge_by_id(
         .find(|a| a.alert_id == alert.alert_id)
         .map(|a| a.subject)
         .ok_or(ApiError::NotFound)?;
-    let count = api
-        .store
-        .acknowledge_alerts(tenant, &subject, &caller.subject)
-        .await?;
-    let at = record_action(
-        api,
-        tenant,
-        caller,
-        "alert_acknowledged",
-        &[("subject", s(&subject)), ("count", shared::store::n(count))],
-    )
-    .await?;
-    http::ok(&Acknowledged {
-        acknowledged: count,
-        by: caller.subject.clone(),
-        at,
-    })
+    acknowledge_subject(api, caller, tenant, &subject).await
 }
 
+/// Who paused, resumed, acknowledged what; newest first
 #[utoipa::path(
     get,
     path = "/audit",
