@@ -191,9 +191,14 @@ pub async fn snapshot(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Snapshot {
                 counts.insert("count".into(), (n + 1).to_string());
                 continue;
             }
+            // Counters are ADDed: a count that went up and back down is stored as 0, which is
+            // the same count as one never written.
+            let zero = |v: &AttributeValue| matches!(v, AttributeValue::N(n) if n == "0");
             let attributes = item
                 .iter()
-                .filter(|(k, _)| !VOLATILE.contains(&k.as_str()) && *k != "pk" && *k != "sk")
+                .filter(|(k, v)| {
+                    !VOLATILE.contains(&k.as_str()) && *k != "pk" && *k != "sk" && !zero(v)
+                })
                 .map(|(k, v)| (k.clone(), render(v)))
                 .collect();
             out.insert((text("pk"), text("sk")), attributes);
